@@ -1,0 +1,154 @@
+//! The options inside `#[command(...)]` and `#[listen(...)]`.
+
+use proc_macro2::{Span, TokenStream};
+use syn::parse::{ParseStream, Parser};
+use syn::{LitStr, Path};
+
+use crate::case::RenameAll;
+use crate::ctxt::Ctxt;
+
+pub(crate) const RENAME: &str = "rename";
+pub(crate) const RENAME_ALL: &str = "rename_all";
+pub(crate) const BLOCKING: &str = "blocking";
+pub(crate) const CRATE: &str = "crate";
+
+const COMMAND_KEYS: &str = "`rename = \"...\"`, `rename_all = \"...\"`, `blocking`, `crate = \"...\"`";
+const LISTEN_KEYS: &str = "`blocking`, `crate = \"...\"`";
+
+/// Options of `#[command]`.
+pub(crate) struct CommandAttr {
+    pub(crate) rename: Option<LitStr>,
+    pub(crate) rename_all: RenameAll,
+    pub(crate) blocking: Option<Span>,
+    pub(crate) krate: Path,
+}
+
+/// Options of `#[listen]`.
+pub(crate) struct ListenAttr {
+    pub(crate) event: Option<LitStr>,
+    pub(crate) blocking: Option<Span>,
+    pub(crate) krate: Path,
+}
+
+fn default_crate() -> Path {
+    syn::parse_quote!(::ipc_runtime)
+}
+
+/// Tracks keys already given, for "duplicate attribute" errors.
+#[derive(Default)]
+struct Seen(Vec<&'static str>);
+
+impl Seen {
+    fn first(&mut self, key: &'static str, span: Span, cx: &mut Ctxt) -> bool {
+        if self.0.contains(&key) {
+            cx.error_at(span, format!("duplicate `{key}`"));
+            false
+        } else {
+            self.0.push(key);
+            true
+        }
+    }
+}
+
+pub(crate) fn parse_command(args: TokenStream, cx: &mut Ctxt) -> CommandAttr {
+    let mut attr = CommandAttr {
+        rename: None,
+        rename_all: RenameAll::CamelCase,
+        blocking: None,
+        krate: default_crate(),
+    };
+    let mut seen = Seen::default();
+    let parser = syn::meta::parser(|meta| {
+        let span = meta.path.segments.first().map_or_else(Span::call_site, |s| s.ident.span());
+        if meta.path.is_ident(RENAME) {
+            let value: LitStr = meta.value()?.parse()?;
+            if seen.first(RENAME, span, cx) {
+                attr.rename = Some(value);
+            }
+        } else if meta.path.is_ident(RENAME_ALL) {
+            let value: LitStr = meta.value()?.parse()?;
+            if seen.first(RENAME_ALL, span, cx) {
+                match RenameAll::parse(&value.value()) {
+                    Some(rule) => attr.rename_all = rule,
+                    None => cx.error_spanned_by(
+                        &value,
+                        format!("unknown `rename_all` rule; expected {}", RenameAll::VALUES),
+                    ),
+                }
+            }
+        } else if meta.path.is_ident(BLOCKING) {
+            if seen.first(BLOCKING, span, cx) {
+                attr.blocking = Some(span);
+            }
+        } else if meta.path.is_ident(CRATE) {
+            let value: LitStr = meta.value()?.parse()?;
+            if seen.first(CRATE, span, cx) {
+                attr.krate = value.parse()?;
+            }
+        } else {
+            let path = &meta.path;
+            let name = quote::quote!(#path).to_string().replace(' ', "");
+            cx.error_spanned_by(
+                &meta.path,
+                format!("unknown #[command] option `{name}`; expected one of {COMMAND_KEYS}"),
+            );
+            // Skip a value, if there is one, so the next option still parses.
+            if meta.input.peek(syn::Token![=]) {
+                let _: syn::Expr = meta.value()?.parse()?;
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = parser.parse2(args) {
+        cx.push(e);
+    }
+    attr
+}
+
+pub(crate) fn parse_listen(args: TokenStream, cx: &mut Ctxt) -> ListenAttr {
+    let mut attr = ListenAttr {
+        event: None,
+        blocking: None,
+        krate: default_crate(),
+    };
+    let parser = |input: ParseStream<'_>| -> syn::Result<()> {
+        if input.peek(LitStr) {
+            attr.event = Some(input.parse()?);
+            if input.is_empty() {
+                return Ok(());
+            }
+            input.parse::<syn::Token![,]>()?;
+        }
+        let mut seen = Seen::default();
+        while !input.is_empty() {
+            let path: Path = input.call(Path::parse_mod_style)?;
+            let span = path.segments.first().map_or_else(Span::call_site, |s| s.ident.span());
+            if path.is_ident(BLOCKING) {
+                if seen.first(BLOCKING, span, cx) {
+                    attr.blocking = Some(span);
+                }
+            } else if path.is_ident(CRATE) {
+                input.parse::<syn::Token![=]>()?;
+                let value: LitStr = input.parse()?;
+                if seen.first(CRATE, span, cx) {
+                    attr.krate = value.parse()?;
+                }
+            } else {
+                let name = quote::quote!(#path).to_string().replace(' ', "");
+                return Err(syn::Error::new_spanned(
+                    &path,
+                    format!("unknown #[listen] option `{name}`; expected the event name as a string, then {LISTEN_KEYS}"),
+                ));
+            }
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<syn::Token![,]>()?;
+        }
+        Ok(())
+    };
+    if let Err(e) = parser.parse2(args) {
+        cx.push(e);
+    }
+    attr
+}

@@ -1,0 +1,111 @@
+//! Who is calling, and what injected arguments are built from.
+
+use std::fmt;
+use std::sync::Arc;
+
+use ipc_core::ClientId;
+
+use crate::App;
+
+/// The identity of whoever sent a request or emitted an event.
+///
+/// An injectable argument: declare `caller: Caller` in a command or listener to
+/// receive it. For in-process calls and events emitted from Rust, the caller is
+/// the backend ([`ClientId::BACKEND`]).
+///
+/// ```rust,standalone_crate
+/// use ipc_runtime::{App, Caller, command};
+///
+/// #[command]
+/// fn who_am_i(caller: Caller) -> String {
+///     caller.client_id().to_string()
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let app = App::builder().build().unwrap();
+/// let me = app.invoke("who_am_i", serde_json::json!({})).await.unwrap();
+/// assert_eq!(me, "backend");
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Caller(Arc<CallerInfo>);
+
+struct CallerInfo {
+    client: ClientId,
+    origin: Option<String>,
+}
+
+impl Caller {
+    /// A caller with this id and, for browser connections, the page's origin.
+    pub fn new(client: ClientId, origin: Option<String>) -> Self {
+        Caller(Arc::new(CallerInfo { client, origin }))
+    }
+
+    /// The Rust backend itself.
+    pub fn backend() -> Self {
+        Self::new(ClientId::BACKEND, None)
+    }
+
+    /// The connection's id ([`ClientId::BACKEND`] for in-process calls).
+    pub fn client_id(&self) -> ClientId {
+        self.0.client
+    }
+
+    /// The `Origin` the connection presented, if any (browsers always send one).
+    pub fn origin(&self) -> Option<&str> {
+        self.0.origin.as_deref()
+    }
+
+    /// Whether this is the backend rather than a frontend.
+    pub fn is_backend(&self) -> bool {
+        self.0.client.is_backend()
+    }
+}
+
+impl fmt::Debug for Caller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Caller")
+            .field("client", &self.0.client)
+            .field("origin", &self.0.origin)
+            .finish()
+    }
+}
+
+/// What injected arguments are built from: the app, the caller and the name of
+/// the command (or event) being handled. See [`CommandArg`](crate::CommandArg).
+#[derive(Clone, Copy)]
+pub struct InvokeContext<'a> {
+    pub(crate) app: &'a App,
+    pub(crate) caller: &'a Caller,
+    pub(crate) name: &'a str,
+}
+
+impl<'a> InvokeContext<'a> {
+    pub(crate) fn new(app: &'a App, caller: &'a Caller, name: &'a str) -> Self {
+        InvokeContext { app, caller, name }
+    }
+
+    /// The application.
+    pub fn app(&self) -> &'a App {
+        self.app
+    }
+
+    /// Who sent the request or emitted the event.
+    pub fn caller(&self) -> &'a Caller {
+        self.caller
+    }
+
+    /// The command's wire name, or for listeners the event's name.
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+}
+
+impl fmt::Debug for InvokeContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InvokeContext")
+            .field("caller", self.caller)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,275 @@
+//! The event bus: Rust listeners (closures and `#[listen]` functions) keyed by
+//! event name.
+//!
+//! Emitting serializes the payload once; each listener deserializes what it
+//! needs from that text. The listener table is copy-on-write: emitting takes a
+//! read lock just long enough to clone an `Arc` of the listener list, so
+//! listeners may themselves listen, unlisten and emit.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use futures_util::FutureExt;
+use ipc_core::{ClientId, EventName, EventTarget};
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+
+use crate::context::{Caller, InvokeContext};
+use crate::dispatch::{panic_message, spawn_detached};
+use crate::private::{Encoded, Invocation, Out, Params, Pending};
+use crate::registry::ListenerRegistration;
+use crate::App;
+
+/// An emitted event, as a Rust listener receives it.
+///
+/// ```rust,standalone_crate
+/// use ipc_runtime::App;
+///
+/// let app = App::builder().build().unwrap();
+/// app.listen("progress", |event| {
+///     let done: u32 = event.payload().unwrap();
+///     assert_eq!((event.name(), done), ("progress", 3));
+/// });
+/// app.emit("progress", &3).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Event {
+    name: EventName,
+    payload: Arc<RawValue>,
+    source: ClientId,
+}
+
+impl Event {
+    /// The event's name.
+    pub fn name(&self) -> &str {
+        self.name.as_str()
+    }
+
+    /// Deserializes the payload.
+    pub fn payload<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.payload.get())
+    }
+
+    /// The payload as raw JSON text.
+    pub fn raw_payload(&self) -> &RawValue {
+        &self.payload
+    }
+
+    /// Who emitted it: [`ClientId::BACKEND`] for Rust, otherwise a frontend.
+    pub fn source(&self) -> ClientId {
+        self.source
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("name", &self.name)
+            .field("payload", &self.payload.get())
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+/// Identifies a listener, to remove it with [`App::unlisten`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ListenerId(u64);
+
+impl ListenerId {
+    /// The raw number (what `ipc.listen` returns to frontends).
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+type Callback = Box<dyn Fn(&Event) + Send + Sync>;
+
+enum Handler {
+    Closure(Callback),
+    Registered(&'static ListenerRegistration),
+}
+
+struct Entry {
+    id: ListenerId,
+    handler: Handler,
+    once: bool,
+    fired: AtomicBool,
+}
+
+#[derive(Default)]
+struct Table {
+    by_name: HashMap<EventName, Arc<[Arc<Entry>]>>,
+    names: HashMap<ListenerId, EventName>,
+}
+
+/// Listeners by event name.
+pub(crate) struct EventBus {
+    table: RwLock<Table>,
+    next_id: AtomicU64,
+}
+
+impl EventBus {
+    pub(crate) fn new(registered: &[&'static ListenerRegistration]) -> Result<Self, crate::BuildError> {
+        let bus = EventBus {
+            table: RwLock::new(Table::default()),
+            next_id: AtomicU64::new(1),
+        };
+        for registration in registered {
+            let name = EventName::new(registration.event).map_err(|error| {
+                crate::BuildError::InvalidEventName {
+                    site: registration.site,
+                    error,
+                }
+            })?;
+            bus.insert(name, Handler::Registered(registration), false);
+        }
+        Ok(bus)
+    }
+
+    /// A fresh id, shared with frontend subscriptions so ids never collide.
+    pub(crate) fn next_id(&self) -> ListenerId {
+        ListenerId(self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
+    fn insert(&self, name: EventName, handler: Handler, once: bool) -> ListenerId {
+        let id = self.next_id();
+        let entry = Arc::new(Entry {
+            id,
+            handler,
+            once,
+            fired: AtomicBool::new(false),
+        });
+        let mut table = self.table.write().unwrap_or_else(|p| p.into_inner());
+        let list = table.by_name.entry(name.clone()).or_insert_with(|| Arc::from([]));
+        let mut grown: Vec<Arc<Entry>> = list.iter().cloned().collect();
+        grown.push(entry);
+        *list = grown.into();
+        table.names.insert(id, name);
+        id
+    }
+
+    pub(crate) fn listen(&self, name: EventName, callback: Callback, once: bool) -> ListenerId {
+        self.insert(name, Handler::Closure(callback), once)
+    }
+
+    /// Removes a listener; `false` if there was none with that id.
+    pub(crate) fn unlisten(&self, id: ListenerId) -> bool {
+        let mut table = self.table.write().unwrap_or_else(|p| p.into_inner());
+        let Some(name) = table.names.remove(&id) else {
+            return false;
+        };
+        if let Some(list) = table.by_name.get_mut(&name) {
+            let kept: Vec<Arc<Entry>> = list.iter().filter(|e| e.id != id).cloned().collect();
+            if kept.is_empty() {
+                table.by_name.remove(&name);
+            } else {
+                *list = kept.into();
+            }
+        }
+        true
+    }
+
+    /// Number of Rust listeners for `name`.
+    pub(crate) fn count(&self, name: &str) -> usize {
+        let table = self.table.read().unwrap_or_else(|p| p.into_inner());
+        table.by_name.get(name).map_or(0, |list| list.len())
+    }
+
+    /// Delivers an event to every Rust listener of its name.
+    pub(crate) fn deliver(
+        &self,
+        app: &App,
+        name: &str,
+        payload: &Arc<RawValue>,
+        source: &Caller,
+        target: EventTarget,
+    ) {
+        if !target.reaches_backend() {
+            return;
+        }
+        let (name, list) = {
+            let table = self.table.read().unwrap_or_else(|p| p.into_inner());
+            match table.by_name.get_key_value(name) {
+                Some((name, list)) => (name.clone(), Arc::clone(list)),
+                None => return,
+            }
+        };
+        let event = Event {
+            name,
+            payload: Arc::clone(payload),
+            source: source.client_id(),
+        };
+        for entry in list.iter() {
+            if entry.once && entry.fired.swap(true, Ordering::AcqRel) {
+                continue;
+            }
+            run(app, entry, &event, source);
+            if entry.once {
+                self.unlisten(entry.id);
+            }
+        }
+    }
+}
+
+fn run(app: &App, entry: &Entry, event: &Event, source: &Caller) {
+    match &entry.handler {
+        Handler::Closure(callback) => {
+            if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(|| callback(event))) {
+                tracing::error!(
+                    event = event.name(),
+                    listener = entry.id.0,
+                    panic = panic_message(panic.as_ref()),
+                    "event listener panicked"
+                );
+            }
+        }
+        Handler::Registered(registration) => run_registered(app, registration, event, source),
+    }
+}
+
+fn run_registered(app: &App, registration: &'static ListenerRegistration, event: &Event, source: &Caller) {
+    let cx = InvokeContext::new(app, source, event.name());
+    let invocation = Invocation::new(cx, Params::Json(&event.payload), Out::Discard);
+    let report = move |result: Result<Encoded, crate::InvokeError>| {
+        if let Err(error) = result {
+            tracing::error!(
+                event = registration.event,
+                listener = registration.function,
+                site = %registration.site,
+                error = %error,
+                "#[listen] handler failed"
+            );
+        }
+    };
+    let panicked = move |panic: &(dyn std::any::Any + Send)| {
+        tracing::error!(
+            event = registration.event,
+            listener = registration.function,
+            site = %registration.site,
+            panic = panic_message(panic),
+            "#[listen] handler panicked"
+        );
+    };
+    match std::panic::catch_unwind(AssertUnwindSafe(|| (registration.shim)(invocation))) {
+        Ok(Pending::Ready(result)) => report(result),
+        Ok(Pending::Future(future)) => {
+            let guarded = async move {
+                match AssertUnwindSafe(future).catch_unwind().await {
+                    Ok(result) => report(result),
+                    Err(panic) => panicked(panic.as_ref()),
+                }
+            };
+            if !spawn_detached(app, guarded) {
+                tracing::error!(
+                    event = registration.event,
+                    listener = registration.function,
+                    "async #[listen] handler not run: no tokio runtime"
+                );
+            }
+        }
+        Err(panic) => panicked(panic.as_ref()),
+    }
+}

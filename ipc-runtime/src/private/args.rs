@@ -1,0 +1,392 @@
+//! Reading a command's arguments from the params in one pass.
+//!
+//! The macro builds one *slot* per argument and hands the tuple of slots to
+//! [`Invocation::read_args`](super::Invocation::read_args), which runs the
+//! visitor below over the raw params: an object is matched by wire name, an
+//! array by position. Each slot then turns into the argument's value
+//! ([`ArgSlot::finish`]): parsed params are taken as they are, a missing one
+//! becomes `None` for `Option<T>` or an "missing argument" error, and injected
+//! arguments are built from the context.
+//!
+//! Which slot an argument gets is chosen by autoref specialization on its type
+//! (never on its name): see [`ArgProbe`].
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
+    Visitor,
+};
+
+use crate::registry::ArgSpec;
+use crate::{CommandArg, InvokeContext, InvokeError};
+
+/// The probe the macro calls `(&&&ArgProbe::<T>::NEW).__ipc_arg_kind()` on.
+/// Method resolution picks the most specific kind whose impl applies.
+#[derive(Debug)]
+pub struct ArgProbe<T>(PhantomData<fn() -> T>);
+
+impl<T> ArgProbe<T> {
+    /// The probe value.
+    pub const NEW: Self = ArgProbe(PhantomData);
+}
+
+/// Injected arguments: `T: CommandArg`. Preferred over [`ParamKind`].
+pub trait InjectKind {
+    /// The tag type.
+    type Tag;
+    /// Picks the injection path.
+    fn __ipc_arg_kind(&self) -> Self::Tag;
+}
+
+impl<T: CommandArg> InjectKind for &ArgProbe<T> {
+    type Tag = InjectTag<T>;
+    fn __ipc_arg_kind(&self) -> InjectTag<T> {
+        InjectTag(PhantomData)
+    }
+}
+
+/// Arguments read from the params: every other type.
+pub trait ParamKind {
+    /// The tag type.
+    type Tag;
+    /// Picks the params path.
+    fn __ipc_arg_kind(&self) -> Self::Tag;
+}
+
+impl<T> ParamKind for ArgProbe<T> {
+    type Tag = ParamTag<T>;
+    fn __ipc_arg_kind(&self) -> ParamTag<T> {
+        ParamTag(PhantomData)
+    }
+}
+
+/// Chosen for injected arguments.
+#[derive(Debug)]
+pub struct InjectTag<T>(PhantomData<fn() -> T>);
+
+impl<T: CommandArg> InjectTag<T> {
+    /// An empty slot.
+    pub fn slot(self) -> InjectSlot<T> {
+        InjectSlot(PhantomData)
+    }
+}
+
+/// Chosen for arguments read from the params.
+#[derive(Debug)]
+pub struct ParamTag<T>(PhantomData<fn() -> T>);
+
+impl<T> ParamTag<T> {
+    /// An empty slot.
+    pub fn slot(self) -> ParamSlot<T>
+    where
+        T: CommandParam,
+    {
+        ParamSlot(None)
+    }
+}
+
+/// Types that can be read from the params: everything `Deserialize`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a #[command] argument",
+    label = "not `Deserialize`, and not an injected type",
+    note = "arguments are read from the caller's JSON: derive `serde::Deserialize` for `{Self}`",
+    note = "or, to build it on the Rust side, implement `ipc_runtime::CommandArg` for it"
+)]
+pub trait CommandParam: DeserializeOwned {}
+
+impl<T: DeserializeOwned> CommandParam for T {}
+
+/// One argument being read.
+pub trait ArgSlot {
+    /// The argument's type.
+    type Value;
+    /// Whether the argument is read from the params (not injected).
+    const READS_PARAMS: bool;
+    /// Whether a value was read already.
+    fn is_filled(&self) -> bool;
+    /// Reads the value from the params.
+    fn read<'de, D: Deserializer<'de>>(&mut self, deserializer: D) -> Result<(), D::Error>;
+    /// Produces the argument.
+    fn finish(self, cx: &InvokeContext<'_>) -> Result<Self::Value, SlotError>;
+}
+
+/// Why a slot produced no value.
+#[derive(Debug)]
+pub enum SlotError {
+    /// A required argument was not in the params.
+    Missing,
+    /// Building the argument failed.
+    Failed(InvokeError),
+}
+
+/// Slot of an argument read from the params.
+#[derive(Debug)]
+pub struct ParamSlot<T>(Option<T>);
+
+impl<T: DeserializeOwned> ArgSlot for ParamSlot<T> {
+    type Value = T;
+    const READS_PARAMS: bool = true;
+
+    fn is_filled(&self) -> bool {
+        self.0.is_some()
+    }
+
+    fn read<'de, D: Deserializer<'de>>(&mut self, deserializer: D) -> Result<(), D::Error> {
+        self.0 = Some(T::deserialize(deserializer)?);
+        Ok(())
+    }
+
+    fn finish(self, _cx: &InvokeContext<'_>) -> Result<T, SlotError> {
+        match self.0 {
+            Some(value) => Ok(value),
+            // `Option<T>` accepts a missing value as `None`; everything else refuses.
+            None => T::deserialize(Missing).map_err(|_| SlotError::Missing),
+        }
+    }
+}
+
+/// Slot of an injected argument.
+#[derive(Debug)]
+pub struct InjectSlot<T>(PhantomData<fn() -> T>);
+
+impl<T: CommandArg> ArgSlot for InjectSlot<T> {
+    type Value = T;
+    const READS_PARAMS: bool = false;
+
+    fn is_filled(&self) -> bool {
+        false
+    }
+
+    fn read<'de, D: Deserializer<'de>>(&mut self, _deserializer: D) -> Result<(), D::Error> {
+        Err(de::Error::custom("injected arguments are not read from the params"))
+    }
+
+    fn finish(self, cx: &InvokeContext<'_>) -> Result<T, SlotError> {
+        T::from_invoke(cx).map_err(SlotError::Failed)
+    }
+}
+
+/// A deserializer for an absent value: `None` for options, an error otherwise.
+struct Missing;
+
+impl<'de> Deserializer<'de> for Missing {
+    type Error = de::value::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Self::Error> {
+        Err(de::Error::custom("missing"))
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_none()
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+/// A tuple of slots, one per argument (arities 0 to 16).
+pub trait Slots {
+    /// Number of arguments.
+    const LEN: usize;
+    /// Whether argument `i` is read from the params.
+    fn reads_params(&self, i: usize) -> bool;
+    /// Whether argument `i` was read already.
+    fn is_filled(&self, i: usize) -> bool;
+    /// Reads argument `i`.
+    fn read_at<'de, D: Deserializer<'de>>(&mut self, i: usize, deserializer: D) -> Result<(), D::Error>;
+    /// Bit `i` set when argument `i` is read from the params.
+    fn params_mask(&self) -> u64 {
+        (0..Self::LEN)
+            .filter(|&i| self.reads_params(i))
+            .fold(0, |mask, i| mask | (1 << i))
+    }
+}
+
+macro_rules! impl_slots {
+    ($len:expr; $($s:ident $i:tt),*) => {
+        impl<$($s: ArgSlot),*> Slots for ($($s,)*) {
+            const LEN: usize = $len;
+
+            #[allow(unused_variables)]
+            fn reads_params(&self, i: usize) -> bool {
+                match i {
+                    $($i => $s::READS_PARAMS,)*
+                    _ => false,
+                }
+            }
+
+            #[allow(unused_variables)]
+            fn is_filled(&self, i: usize) -> bool {
+                match i {
+                    $($i => self.$i.is_filled(),)*
+                    _ => false,
+                }
+            }
+
+            #[allow(unused_variables)]
+            fn read_at<'de, D: Deserializer<'de>>(&mut self, i: usize, deserializer: D) -> Result<(), D::Error> {
+                match i {
+                    $($i => self.$i.read(deserializer),)*
+                    _ => Err(de::Error::custom("no such argument")),
+                }
+            }
+        }
+    };
+}
+
+impl_slots!(0;);
+impl_slots!(1; S0 0);
+impl_slots!(2; S0 0, S1 1);
+impl_slots!(3; S0 0, S1 1, S2 2);
+impl_slots!(4; S0 0, S1 1, S2 2, S3 3);
+impl_slots!(5; S0 0, S1 1, S2 2, S3 3, S4 4);
+impl_slots!(6; S0 0, S1 1, S2 2, S3 3, S4 4, S5 5);
+impl_slots!(7; S0 0, S1 1, S2 2, S3 3, S4 4, S5 5, S6 6);
+impl_slots!(8; S0 0, S1 1, S2 2, S3 3, S4 4, S5 5, S6 6, S7 7);
+impl_slots!(9; S0 0, S1 1, S2 2, S3 3, S4 4, S5 5, S6 6, S7 7, S8 8);
+impl_slots!(10; S0 0, S1 1, S2 2, S3 3, S4 4, S5 5, S6 6, S7 7, S8 8, S9 9);
+impl_slots!(11; S0 0, S1 1, S2 2, S3 3, S4 4, S5 5, S6 6, S7 7, S8 8, S9 9, S10 10);
+impl_slots!(12; S0 0, S1 1, S2 2, S3 3, S4 4, S5 5, S6 6, S7 7, S8 8, S9 9, S10 10, S11 11);
+impl_slots!(13; S0 0, S1 1, S2 2, S3 3, S4 4, S5 5, S6 6, S7 7, S8 8, S9 9, S10 10, S11 11, S12 12);
+impl_slots!(14; S0 0, S1 1, S2 2, S3 3, S4 4, S5 5, S6 6, S7 7, S8 8, S9 9, S10 10, S11 11, S12 12, S13 13);
+impl_slots!(15; S0 0, S1 1, S2 2, S3 3, S4 4, S5 5, S6 6, S7 7, S8 8, S9 9, S10 10, S11 11, S12 12, S13 13, S14 14);
+impl_slots!(16; S0 0, S1 1, S2 2, S3 3, S4 4, S5 5, S6 6, S7 7, S8 8, S9 9, S10 10, S11 11, S12 12, S13 13, S14 14, S15 15);
+
+/// The most arguments a command may declare.
+pub const MAX_ARGS: usize = 16;
+
+/// What went wrong while reading, beyond serde's own error.
+#[derive(Default)]
+pub(crate) struct ReadFailure {
+    /// The argument whose value failed to parse.
+    pub(crate) argument: Cell<Option<usize>>,
+    /// The first key that matched no argument (a hint for "missing argument").
+    pub(crate) unknown_key: RefCell<Option<String>>,
+}
+
+/// The visitor over the params.
+pub(crate) struct ArgsSeed<'s, S> {
+    pub(crate) specs: &'static [ArgSpec],
+    pub(crate) slots: &'s mut S,
+    pub(crate) failure: &'s ReadFailure,
+}
+
+impl<'de, S: Slots> DeserializeSeed<'de> for ArgsSeed<'_, S> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de, S: Slots> Visitor<'de> for ArgsSeed<'_, S> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object of named arguments or an array of positional arguments")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<ArgKey<'de>>()? {
+            let key = key.as_str();
+            let found = (0..S::LEN)
+                .find(|&i| self.slots.reads_params(i) && self.specs.get(i).is_some_and(|s| s.name == key));
+            match found {
+                Some(i) => {
+                    if self.slots.is_filled(i) {
+                        self.failure.argument.set(Some(i));
+                        return Err(de::Error::custom("the argument is given twice"));
+                    }
+                    map.next_value_seed(SlotSeed { slots: &mut *self.slots, index: i })
+                        .inspect_err(|_| self.failure.argument.set(Some(i)))?;
+                }
+                None => {
+                    let mut unknown = self.failure.unknown_key.borrow_mut();
+                    if unknown.is_none() {
+                        *unknown = Some(key.to_owned());
+                    }
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut expected = 0;
+        let mut ended = false;
+        for i in 0..S::LEN {
+            if !self.slots.reads_params(i) {
+                continue;
+            }
+            expected += 1;
+            if ended {
+                continue;
+            }
+            let got = seq
+                .next_element_seed(SlotSeed { slots: &mut *self.slots, index: i })
+                .inspect_err(|_| self.failure.argument.set(Some(i)))?;
+            ended = got.is_none();
+        }
+        if !ended && seq.next_element::<IgnoredAny>()?.is_some() {
+            return Err(de::Error::custom(format_args!(
+                "too many positional arguments: the command takes {expected}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+struct SlotSeed<'s, S> {
+    slots: &'s mut S,
+    index: usize,
+}
+
+impl<'de, S: Slots> DeserializeSeed<'de> for SlotSeed<'_, S> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        self.slots.read_at(self.index, deserializer)
+    }
+}
+
+/// An object key, borrowed from the message when it has no escapes.
+enum ArgKey<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl ArgKey<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            ArgKey::Borrowed(s) => s,
+            ArgKey::Owned(s) => s,
+        }
+    }
+}
+
+impl<'de> de::Deserialize<'de> for ArgKey<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = ArgKey<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an argument name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<ArgKey<'de>, E> {
+                Ok(ArgKey::Borrowed(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ArgKey<'de>, E> {
+                Ok(ArgKey::Owned(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<ArgKey<'de>, E> {
+                Ok(ArgKey::Owned(v))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
