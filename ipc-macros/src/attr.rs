@@ -12,7 +12,8 @@ pub(crate) const RENAME_ALL: &str = "rename_all";
 pub(crate) const BLOCKING: &str = "blocking";
 pub(crate) const CRATE: &str = "crate";
 
-const COMMAND_KEYS: &str = "`rename = \"...\"`, `rename_all = \"...\"`, `blocking`, `crate = \"...\"`";
+const COMMAND_KEYS: &str =
+    "`rename = \"...\"`, `rename_all = \"...\"`, `blocking`, `crate = \"...\"`";
 const LISTEN_KEYS: &str = "`blocking`, `crate = \"...\"`";
 
 /// Options of `#[command]`.
@@ -41,7 +42,7 @@ struct Seen(Vec<&'static str>);
 impl Seen {
     fn first(&mut self, key: &'static str, span: Span, cx: &mut Ctxt) -> bool {
         if self.0.contains(&key) {
-            cx.error_at(span, format!("duplicate `{key}`"));
+            cx.error_at(span, format!("duplicate option `{key}`: give it once"));
             false
         } else {
             self.0.push(key);
@@ -59,7 +60,11 @@ pub(crate) fn parse_command(args: TokenStream, cx: &mut Ctxt) -> CommandAttr {
     };
     let mut seen = Seen::default();
     let parser = syn::meta::parser(|meta| {
-        let span = meta.path.segments.first().map_or_else(Span::call_site, |s| s.ident.span());
+        let span = meta
+            .path
+            .segments
+            .first()
+            .map_or_else(Span::call_site, |s| s.ident.span());
         if meta.path.is_ident(RENAME) {
             let value: LitStr = meta.value()?.parse()?;
             if seen.first(RENAME, span, cx) {
@@ -112,17 +117,41 @@ pub(crate) fn parse_listen(args: TokenStream, cx: &mut Ctxt) -> ListenAttr {
         krate: default_crate(),
     };
     let parser = |input: ParseStream<'_>| -> syn::Result<()> {
+        let first = input.fork().call(Path::parse_mod_style).ok();
+        let first_is_option = first
+            .as_ref()
+            .is_some_and(|p| p.is_ident(BLOCKING) || p.is_ident(CRATE));
         if input.peek(LitStr) {
             attr.event = Some(input.parse()?);
             if input.is_empty() {
                 return Ok(());
             }
             input.parse::<syn::Token![,]>()?;
+        } else if input.is_empty() || first_is_option {
+            cx.error_at(
+                Span::call_site(),
+                "#[listen] needs the event's name first: #[listen(\"event-name\")]",
+            );
+        } else {
+            // `#[listen(ready)]` or `#[listen(EVENT)]`: the macro cannot read a
+            // constant's value, so the name must be written out.
+            let hint = first
+                .as_ref()
+                .and_then(Path::get_ident)
+                .map_or_else(|| "event-name".to_owned(), ToString::to_string);
+            let message = format!("the event name must be a string literal: #[listen(\"{hint}\")]");
+            return Err(match &first {
+                Some(path) => syn::Error::new_spanned(path, message),
+                None => input.error(message),
+            });
         }
         let mut seen = Seen::default();
         while !input.is_empty() {
             let path: Path = input.call(Path::parse_mod_style)?;
-            let span = path.segments.first().map_or_else(Span::call_site, |s| s.ident.span());
+            let span = path
+                .segments
+                .first()
+                .map_or_else(Span::call_site, |s| s.ident.span());
             if path.is_ident(BLOCKING) {
                 if seen.first(BLOCKING, span, cx) {
                     attr.blocking = Some(span);
@@ -137,7 +166,9 @@ pub(crate) fn parse_listen(args: TokenStream, cx: &mut Ctxt) -> ListenAttr {
                 let name = quote::quote!(#path).to_string().replace(' ', "");
                 return Err(syn::Error::new_spanned(
                     &path,
-                    format!("unknown #[listen] option `{name}`; expected the event name as a string, then {LISTEN_KEYS}"),
+                    format!(
+                        "unknown #[listen] option `{name}`; expected the event name as a string, then {LISTEN_KEYS}"
+                    ),
                 ));
             }
             if input.is_empty() {

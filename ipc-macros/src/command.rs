@@ -13,21 +13,19 @@ use crate::signature::{self, Role, Signature};
 const MAX_ARGS: usize = 16;
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    let func: ItemFn = match syn::parse2(item.clone()) {
+    let func = match signature::parse_fn(&item, Role::Command) {
         Ok(func) => func,
-        Err(_) => {
-            let error = syn::Error::new_spanned(
-                &item,
-                "#[command] goes on a free function (`fn` or `async fn`)",
-            );
-            return errors_with_item(error, item);
-        }
+        Err(error) => return errors_with_item(error, item),
     };
     let mut cx = Ctxt::default();
     let attr = attr::parse_command(args, &mut cx);
     let sig = signature::analyze(&func, Role::Command, &mut cx);
     let name = wire_name(&attr, &sig, &mut cx);
-    let wire_names: Vec<String> = sig.args.iter().map(|a| attr.rename_all.apply(&a.name)).collect();
+    let wire_names: Vec<String> = sig
+        .args
+        .iter()
+        .map(|a| attr.rename_all.apply(&a.name))
+        .collect();
     check(&attr, &sig, &wire_names, &mut cx);
     if let Err(error) = cx.check() {
         return errors_with_item(error, item);
@@ -43,15 +41,27 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 fn wire_name(attr: &CommandAttr, sig: &Signature<'_>, cx: &mut Ctxt) -> String {
     let (name, span) = match &attr.rename {
         Some(lit) => (lit.value(), lit.span()),
-        None => (syn::ext::IdentExt::unraw(sig.ident).to_string(), sig.ident.span()),
+        None => (
+            syn::ext::IdentExt::unraw(sig.ident).to_string(),
+            sig.ident.span(),
+        ),
     };
     if name.is_empty() {
-        cx.error_at(span, "a command name cannot be empty");
-    } else if let Some(prefix) = ipc_core::method::RESERVED_PREFIXES.iter().find(|p| name.starts_with(*p)) {
+        cx.error_at(
+            span,
+            "a command name cannot be empty; remove `rename` to use the function's name",
+        );
+    } else if let Some(prefix) = ipc_core::method::RESERVED_PREFIXES
+        .iter()
+        .find(|p| name.starts_with(*p))
+    {
         // `rpc.` belongs to JSON-RPC, `ipc.` to the framework's own protocol.
-        cx.error_at(span, format!("command names cannot start with `{prefix}`: that namespace is reserved for the protocol"));
+        cx.error_at(span, format!("command names cannot start with `{prefix}`: that namespace is reserved for the protocol; choose another name"));
     } else if let Some(bad) = name.chars().find(|c| c.is_whitespace() || c.is_control()) {
-        cx.error_at(span, format!("command names cannot contain {bad:?}"));
+        cx.error_at(
+            span,
+            format!("command names cannot contain {bad:?}; use `.`, `_` or `-` to separate words"),
+        );
     }
     name
 }
@@ -59,7 +69,7 @@ fn wire_name(attr: &CommandAttr, sig: &Signature<'_>, cx: &mut Ctxt) -> String {
 fn check(attr: &CommandAttr, sig: &Signature<'_>, wire_names: &[String], cx: &mut Ctxt) {
     if let (Some(span), true) = (attr.blocking, sig.is_async) {
         // An async fn already yields instead of blocking; the pool is for sync code.
-        cx.error_at(span, "`blocking` is for sync functions; an `async fn` command already runs without blocking the dispatcher");
+        cx.error_at(span, "`blocking` is for sync functions; an `async fn` command already runs without blocking the dispatcher: remove `blocking`");
     }
     if sig.args.len() > MAX_ARGS {
         cx.error_at(
@@ -71,13 +81,22 @@ fn check(attr: &CommandAttr, sig: &Signature<'_>, wire_names: &[String], cx: &mu
         if let Some(j) = wire_names[..i].iter().position(|earlier| earlier == name) {
             cx.error_at(
                 sig.args[i].span,
-                format!("arguments `{}` and `{}` are both `{name}` on the wire", sig.args[j].name, sig.args[i].name),
+                format!(
+                    "arguments `{}` and `{}` are both `{name}` on the wire; rename one of them",
+                    sig.args[j].name, sig.args[i].name
+                ),
             );
         }
     }
 }
 
-fn generate(attr: &CommandAttr, sig: &Signature<'_>, func: &ItemFn, name: &str, wire_names: &[String]) -> TokenStream {
+fn generate(
+    attr: &CommandAttr,
+    sig: &Signature<'_>,
+    func: &ItemFn,
+    name: &str,
+    wire_names: &[String],
+) -> TokenStream {
     let krate = &attr.krate;
     let ident = sig.ident;
     let vis = &func.vis;
@@ -103,7 +122,20 @@ fn generate(attr: &CommandAttr, sig: &Signature<'_>, func: &ItemFn, name: &str, 
             }
         })
         .collect();
-    let slot_vars: Vec<_> = (0..count).map(|i| quote::format_ident!("__ipc_slot{i}")).collect();
+    // No block ending in `()` for a command without arguments: clippy's
+    // `unused_unit` would fire on the user's attribute.
+    let slots_tuple = if slots.is_empty() {
+        quote!(())
+    } else {
+        quote! {{
+            #[allow(unused_imports)]
+            use __ipc::{InjectKind as _, ParamKind as _, UnsupportedKind as _};
+            (#(#slots,)*)
+        }}
+    };
+    let slot_vars: Vec<_> = (0..count)
+        .map(|i| quote::format_ident!("__ipc_slot{i}"))
+        .collect();
     let finish = (0..count).map(|i| {
         let var = expand::arg_var(i);
         let slot = &slot_vars[i];
@@ -124,11 +156,7 @@ fn generate(attr: &CommandAttr, sig: &Signature<'_>, func: &ItemFn, name: &str, 
             static __IPC_ARGS: [__ipc::ArgSpec; #count] = [#(#specs),*];
 
             macro_rules! __ipc_slots {
-                () => {{
-                    #[allow(unused_imports)]
-                    use __ipc::{InjectKind as _, ParamKind as _};
-                    (#(#slots,)*)
-                }};
+                () => { #slots_tuple };
             }
 
             fn __ipc_reads_params() -> u64 {

@@ -5,7 +5,7 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Ident, ReturnType};
+use syn::{GenericArgument, Ident, PathArguments, ReturnType, Type};
 
 use crate::signature::{Arg, Signature};
 
@@ -89,11 +89,24 @@ fn pass(i: usize, arg: &Arg<'_>) -> TokenStream {
 }
 
 /// Encodes `__ipc_r` into `Result<Encoded, InvokeError>`. Spanned at the return
-/// type, so "cannot be returned" errors point there.
+/// type, so "cannot be returned" errors point there (at `T` or `E` when it is
+/// written `Result<T, E>`).
 fn encode(output: &ReturnType) -> TokenStream {
-    let span = match output {
-        ReturnType::Default => Span::call_site(),
-        ReturnType::Type(_, ty) => ty.span(),
+    let (span, ok_span, err_span) = match output {
+        ReturnType::Default => (Span::call_site(), Span::call_site(), Span::call_site()),
+        ReturnType::Type(_, ty) => {
+            let span = ty.span();
+            match result_args(ty) {
+                Some((ok, err)) => (span, ok.span(), err.span()),
+                None => (span, span, span),
+            }
+        }
+    };
+    let encode_ok = quote_spanned! {ok_span=>
+        (&&__ipc::OkProbe(&__ipc_v)).__ipc_ok_kind().encode(&__ipc_v, __ipc_out)
+    };
+    let convert_err = quote_spanned! {err_span=>
+        (&&&&__ipc::ErrProbe(&__ipc_e)).__ipc_err_kind().convert(__ipc_e)
     };
     quote_spanned! {span=>
         {
@@ -103,14 +116,32 @@ fn encode(output: &ReturnType) -> TokenStream {
                 PlainKind as _, ResultKind as _, SerializeOkKind as _,
             };
             match (&__ipc_r).__ipc_result_kind().into_result(__ipc_r) {
-                ::core::result::Result::Ok(__ipc_v) => {
-                    (&&__ipc::OkProbe(&__ipc_v)).__ipc_ok_kind().encode(&__ipc_v, __ipc_out)
-                }
-                ::core::result::Result::Err(__ipc_e) => ::core::result::Result::Err(
-                    (&&&&__ipc::ErrProbe(&__ipc_e)).__ipc_err_kind().convert(__ipc_e),
-                ),
+                ::core::result::Result::Ok(__ipc_v) => #encode_ok,
+                ::core::result::Result::Err(__ipc_e) => ::core::result::Result::Err(#convert_err),
             }
         }
+    }
+}
+
+/// `T` and `E` of a return type written `Result<T, E>` (any path ending in
+/// `Result`). Used for error spans only: which code runs is decided by the
+/// type system, so an alias such as `io::Result<T>` just gets the whole type's span.
+fn result_args(ty: &Type) -> Option<(&Type, &Type)> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    if last.ident != "Result" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    let mut types = args.args.iter().filter_map(|arg| match arg {
+        GenericArgument::Type(ty) => Some(ty),
+        _ => None,
+    });
+    match (types.next(), types.next(), types.next()) {
+        (Some(ok), Some(err), None) => Some((ok, err)),
+        _ => None,
     }
 }
 

@@ -1,6 +1,6 @@
 //! `#[listen("event")]`: parse → check → expand.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::ItemFn;
 
@@ -10,15 +10,9 @@ use crate::expand::{self, Kind};
 use crate::signature::{self, Role, Signature};
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    let func: ItemFn = match syn::parse2(item.clone()) {
+    let func = match signature::parse_fn(&item, Role::Listener) {
         Ok(func) => func,
-        Err(_) => {
-            let error = syn::Error::new_spanned(
-                &item,
-                "#[listen] goes on a free function (`fn` or `async fn`)",
-            );
-            return errors_with_item(error, item);
-        }
+        Err(error) => return errors_with_item(error, item),
     };
     let mut cx = Ctxt::default();
     let attr = attr::parse_listen(args, &mut cx);
@@ -35,16 +29,11 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 fn check(attr: &ListenAttr, sig: &Signature<'_>, func: &ItemFn, cx: &mut Ctxt) {
-    match &attr.event {
-        None => cx.error_at(
-            Span::call_site(),
-            "#[listen] needs the event's name: #[listen(\"event-name\")]",
-        ),
-        Some(event) => {
-            if let Err(e) = ipc_core::EventName::validate(&event.value()) {
-                cx.error_spanned_by(event, format!("invalid event name: {e}"));
-            }
-        }
+    // A missing event name is reported while parsing the options.
+    if let Some(event) = &attr.event
+        && let Err(e) = ipc_core::EventName::validate(&event.value())
+    {
+        cx.error_spanned_by(event, format!("invalid event name: {e}"));
     }
     if func.sig.inputs.is_empty() {
         // The payload is what the event carries; without it the listener could
@@ -55,7 +44,7 @@ fn check(attr: &ListenAttr, sig: &Signature<'_>, func: &ItemFn, cx: &mut Ctxt) {
         );
     }
     if let (Some(span), true) = (attr.blocking, sig.is_async) {
-        cx.error_at(span, "`blocking` is for sync functions; an `async fn` listener already runs without blocking");
+        cx.error_at(span, "`blocking` is for sync functions; an `async fn` listener already runs without blocking: remove `blocking`");
     }
 }
 

@@ -50,7 +50,8 @@ use crate::{App, Caller, InvokeContext, InvokeError};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be injected into a #[command] or #[listen] function",
     label = "not an injectable type",
-    note = "injectable types implement `ipc_runtime::CommandArg` (State<T>, Caller, App, ...)"
+    note = "injectable types implement `ipc_runtime::CommandArg` (State<T>, Caller, App, ...)",
+    note = "a #[listen] function gets the event's payload as its first argument only; the ones after it must be injectable"
 )]
 pub trait CommandArg: Sized {
     /// Builds the value, or fails the call with an error sent to the caller.

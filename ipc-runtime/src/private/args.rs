@@ -41,14 +41,14 @@ pub trait InjectKind {
     fn __ipc_arg_kind(&self) -> Self::Tag;
 }
 
-impl<T: CommandArg> InjectKind for &ArgProbe<T> {
+impl<T: CommandArg> InjectKind for &&ArgProbe<T> {
     type Tag = InjectTag<T>;
     fn __ipc_arg_kind(&self) -> InjectTag<T> {
         InjectTag(PhantomData)
     }
 }
 
-/// Arguments read from the params: every other type.
+/// Arguments read from the params: `T: CommandParam`.
 pub trait ParamKind {
     /// The tag type.
     type Tag;
@@ -56,10 +56,29 @@ pub trait ParamKind {
     fn __ipc_arg_kind(&self) -> Self::Tag;
 }
 
-impl<T> ParamKind for ArgProbe<T> {
+impl<T: CommandParam> ParamKind for &ArgProbe<T> {
     type Tag = ParamTag<T>;
     fn __ipc_arg_kind(&self) -> ParamTag<T> {
         ParamTag(PhantomData)
+    }
+}
+
+/// Every other type: a compile error, reported once.
+///
+/// Its tag's `slot` requires `T: CommandParam`, which fails with that trait's
+/// message at the argument's type; the slot it returns is still a valid
+/// [`ArgSlot`], so the rest of the generated code raises no second error.
+pub trait UnsupportedKind {
+    /// The tag type.
+    type Tag;
+    /// Picks the error path.
+    fn __ipc_arg_kind(&self) -> Self::Tag;
+}
+
+impl<T> UnsupportedKind for ArgProbe<T> {
+    type Tag = UnsupportedTag<T>;
+    fn __ipc_arg_kind(&self) -> UnsupportedTag<T> {
+        UnsupportedTag(PhantomData)
     }
 }
 
@@ -87,6 +106,54 @@ impl<T> ParamTag<T> {
         ParamSlot(None)
     }
 }
+
+/// Chosen for types that are neither injected nor read from the params.
+#[derive(Debug)]
+pub struct UnsupportedTag<T>(PhantomData<fn() -> T>);
+
+impl<T> UnsupportedTag<T> {
+    /// Fails to compile: `T` is not `CommandParam` (or it would not be here).
+    pub fn slot(self) -> UnsupportedSlot<T>
+    where
+        T: CommandParam,
+    {
+        UnsupportedSlot(PhantomData)
+    }
+}
+
+/// Slot of an argument that cannot be produced; exists only in programs that
+/// do not compile.
+#[derive(Debug)]
+pub struct UnsupportedSlot<T>(PhantomData<fn() -> T>);
+
+impl<T> ArgSlot for UnsupportedSlot<T> {
+    type Value = T;
+    const READS_PARAMS: bool = false;
+
+    fn is_filled(&self) -> bool {
+        false
+    }
+
+    fn read<'de, D: Deserializer<'de>>(&mut self, _deserializer: D) -> Result<(), D::Error> {
+        Err(de::Error::custom("unsupported argument type"))
+    }
+
+    fn finish(self, _cx: &InvokeContext<'_>) -> Result<T, SlotError> {
+        Err(SlotError::Failed(InvokeError::internal(
+            "unsupported argument type",
+        )))
+    }
+}
+
+/// Types a listener's payload can be: everything `Deserialize`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a #[listen] payload",
+    label = "not `Deserialize`",
+    note = "the payload is read from the event's JSON: derive `serde::Deserialize` for `{Self}`"
+)]
+pub trait EventPayload: DeserializeOwned {}
+
+impl<T: DeserializeOwned> EventPayload for T {}
 
 /// Types that can be read from the params: everything `Deserialize`.
 #[diagnostic::on_unimplemented(
@@ -161,7 +228,9 @@ impl<T: CommandArg> ArgSlot for InjectSlot<T> {
     }
 
     fn read<'de, D: Deserializer<'de>>(&mut self, _deserializer: D) -> Result<(), D::Error> {
-        Err(de::Error::custom("injected arguments are not read from the params"))
+        Err(de::Error::custom(
+            "injected arguments are not read from the params",
+        ))
     }
 
     fn finish(self, cx: &InvokeContext<'_>) -> Result<T, SlotError> {
@@ -199,7 +268,11 @@ pub trait Slots {
     /// Whether argument `i` was read already.
     fn is_filled(&self, i: usize) -> bool;
     /// Reads argument `i`.
-    fn read_at<'de, D: Deserializer<'de>>(&mut self, i: usize, deserializer: D) -> Result<(), D::Error>;
+    fn read_at<'de, D: Deserializer<'de>>(
+        &mut self,
+        i: usize,
+        deserializer: D,
+    ) -> Result<(), D::Error>;
     /// Bit `i` set when argument `i` is read from the params.
     fn params_mask(&self) -> u64 {
         (0..Self::LEN)
@@ -294,16 +367,20 @@ impl<'de, S: Slots> Visitor<'de> for ArgsSeed<'_, S> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<ArgKey<'de>>()? {
             let key = key.as_str();
-            let found = (0..S::LEN)
-                .find(|&i| self.slots.reads_params(i) && self.specs.get(i).is_some_and(|s| s.name == key));
+            let found = (0..S::LEN).find(|&i| {
+                self.slots.reads_params(i) && self.specs.get(i).is_some_and(|s| s.name == key)
+            });
             match found {
                 Some(i) => {
                     if self.slots.is_filled(i) {
                         self.failure.argument.set(Some(i));
                         return Err(de::Error::custom("the argument is given twice"));
                     }
-                    map.next_value_seed(SlotSeed { slots: &mut *self.slots, index: i })
-                        .inspect_err(|_| self.failure.argument.set(Some(i)))?;
+                    map.next_value_seed(SlotSeed {
+                        slots: &mut *self.slots,
+                        index: i,
+                    })
+                    .inspect_err(|_| self.failure.argument.set(Some(i)))?;
                 }
                 None => {
                     let mut unknown = self.failure.unknown_key.borrow_mut();
@@ -329,7 +406,10 @@ impl<'de, S: Slots> Visitor<'de> for ArgsSeed<'_, S> {
                 continue;
             }
             let got = seq
-                .next_element_seed(SlotSeed { slots: &mut *self.slots, index: i })
+                .next_element_seed(SlotSeed {
+                    slots: &mut *self.slots,
+                    index: i,
+                })
                 .inspect_err(|_| self.failure.argument.set(Some(i)))?;
             ended = got.is_none();
         }

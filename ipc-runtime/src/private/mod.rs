@@ -7,24 +7,25 @@ mod reply;
 use std::future::Future;
 use std::pin::Pin;
 
-use serde::de::{DeserializeOwned, DeserializeSeed};
+use serde::de::DeserializeSeed;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-pub use args::{
-    ArgProbe, ArgSlot, CommandParam, InjectKind, InjectSlot, InjectTag, MAX_ARGS, ParamKind,
-    ParamSlot, ParamTag, SlotError, Slots,
+pub use crate::registry::{
+    ArgSpec, CommandDef, CommandKind, CommandRegistration, ListenerDef, ListenerRegistration,
+    Registered, Site,
 };
+pub use args::{
+    ArgProbe, ArgSlot, CommandParam, EventPayload, InjectKind, InjectSlot, InjectTag, MAX_ARGS,
+    ParamKind, ParamSlot, ParamTag, SlotError, Slots, UnsupportedKind, UnsupportedSlot,
+    UnsupportedTag,
+};
+pub use inventory;
 pub use reply::{
     CommandError, DataErrKind, DataErrTag, DescribedErrKind, DescribedErrTag, DisplayErrKind,
     DisplayErrTag, Encoded, ErrProbe, InvokeErrKind, InvokeErrTag, OkProbe, Out, PlainKind,
     PlainTag, ResultKind, ResultTag, ReturnValue, SerializeOkKind, SerializeOkTag, encode_json,
 };
-pub use crate::registry::{
-    ArgSpec, CommandDef, CommandKind, CommandRegistration, ListenerDef, ListenerRegistration,
-    Registered, Site,
-};
-pub use inventory;
 
 use crate::{CommandArg, InvokeContext, InvokeError};
 use args::{ArgsSeed, ReadFailure};
@@ -80,7 +81,9 @@ impl Pending {
                 Ok(result) => result,
                 Err(e) if e.is_panic() => {
                     let panic = e.into_panic();
-                    Err(crate::dispatch::panicked(crate::dispatch::panic_message(panic.as_ref())))
+                    Err(crate::dispatch::panicked(crate::dispatch::panic_message(
+                        panic.as_ref(),
+                    )))
                 }
                 Err(_) => Err(InvokeError::new(
                     ipc_core::codes::CANCELLED,
@@ -128,9 +131,17 @@ impl<'a> Invocation<'a> {
     }
 
     /// Reads every argument that comes from the params into its slot.
-    pub fn read_args<S: Slots>(&mut self, specs: &'static [ArgSpec], slots: &mut S) -> Result<(), InvokeError> {
+    pub fn read_args<S: Slots>(
+        &mut self,
+        specs: &'static [ArgSpec],
+        slots: &mut S,
+    ) -> Result<(), InvokeError> {
         let failure = ReadFailure::default();
-        let seed = ArgsSeed { specs, slots, failure: &failure };
+        let seed = ArgsSeed {
+            specs,
+            slots,
+            failure: &failure,
+        };
         let result = match self.params {
             Params::None => return Ok(()),
             Params::Json(raw) => {
@@ -181,15 +192,14 @@ impl<'a> Invocation<'a> {
     }
 
     /// Deserializes the whole params as one value (a listener's payload).
-    pub fn payload<T: DeserializeOwned>(&self, ty: &'static str) -> Result<T, InvokeError> {
+    pub fn payload<T: EventPayload>(&self, ty: &'static str) -> Result<T, InvokeError> {
         let result = match self.params {
             Params::None => serde_json::from_str("null"),
             Params::Json(raw) => serde_json::from_str(raw.get()),
             Params::Value(value) => T::deserialize(value),
         };
-        result.map_err(|e| {
-            InvokeError::invalid_params(Some("payload"), Some(ty), serde_message(&e))
-        })
+        result
+            .map_err(|e| InvokeError::invalid_params(Some("payload"), Some(ty), serde_message(&e)))
     }
 
     /// Takes the reply destination (once).
@@ -205,5 +215,7 @@ fn serde_message(error: &serde_json::Error) -> String {
         return text;
     }
     let suffix = format!(" at line {} column {}", error.line(), error.column());
-    text.strip_suffix(&suffix).map(str::to_owned).unwrap_or(text)
+    text.strip_suffix(&suffix)
+        .map(str::to_owned)
+        .unwrap_or(text)
 }

@@ -54,7 +54,9 @@ pub fn encode_json<T: Serialize + ?Sized>(value: &T, out: Out) -> Result<Encoded
             serde_json::to_writer(&mut buf, value).map_err(failed)?;
             Ok(Encoded::Text(buf))
         }
-        Out::Value => serde_json::to_value(value).map(Encoded::Value).map_err(failed),
+        Out::Value => serde_json::to_value(value)
+            .map(Encoded::Value)
+            .map_err(failed),
         Out::Discard => Ok(Encoded::Discarded),
     }
 }
@@ -223,7 +225,10 @@ pub struct DataErrTag;
 impl DataErrTag {
     /// A generic message, data from `Serialize`.
     pub fn convert<E: Serialize>(self, error: E) -> InvokeError {
-        with_data(InvokeError::command("the command returned an error"), &error)
+        with_data(
+            InvokeError::command("the command returned an error"),
+            &error,
+        )
     }
 }
 
@@ -252,8 +257,8 @@ impl<E: Display> CommandError for E {}
 fn with_data<E: Serialize>(error: InvokeError, data: &E) -> InvokeError {
     match serde_json::to_value(data) {
         Ok(value) => error.with_data(value),
-        Err(e) => InvokeError::internal(format!(
-            "the command's error could not be serialized: {e}"
-        )),
+        Err(e) => {
+            InvokeError::internal(format!("the command's error could not be serialized: {e}"))
+        }
     }
 }

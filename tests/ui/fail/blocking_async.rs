@@ -1,0 +1,6 @@
+use ipc_runtime::command;
+
+#[command(blocking)]
+async fn slow() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use ipc_runtime::command;
+
+#[command]
+struct Ping;
+
+fn main() {}

@@ -1,0 +1,6 @@
+use ipc_runtime::command;
+
+#[command(rename = "a", rename = "b")]
+fn ping() {}
+
+fn main() {}

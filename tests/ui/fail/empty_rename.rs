@@ -1,0 +1,6 @@
+use ipc_runtime::command;
+
+#[command(rename = "")]
+fn ping() {}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use ipc_runtime::listen;
+
+#[listen]
+fn on_event(payload: u32) {
+    let _ = payload;
+}
+
+fn main() {}

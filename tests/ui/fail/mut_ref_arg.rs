@@ -1,0 +1,8 @@
+use ipc_runtime::command;
+
+#[command]
+fn push(items: &mut Vec<u32>) {
+    items.push(1);
+}
+
+fn main() {}

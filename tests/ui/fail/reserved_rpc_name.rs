@@ -1,0 +1,6 @@
+use ipc_runtime::command;
+
+#[command(rename = "rpc.x")]
+fn ping() {}
+
+fn main() {}

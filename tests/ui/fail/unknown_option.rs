@@ -1,0 +1,6 @@
+use ipc_runtime::command;
+
+#[command(foo)]
+fn ping() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use ipc_runtime::command;
+
+#[command]
+unsafe fn danger() {}
+
+fn main() {}

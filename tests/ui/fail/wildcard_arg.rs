@@ -1,0 +1,6 @@
+use ipc_runtime::command;
+
+#[command]
+fn ignore(_: String) {}
+
+fn main() {}
