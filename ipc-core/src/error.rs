@@ -102,7 +102,13 @@ impl ErrorObject {
 
 impl fmt::Display for ErrorObject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}): {}", codes::name(self.code), self.code, self.message)
+        write!(
+            f,
+            "{} ({}): {}",
+            codes::name(self.code),
+            self.code,
+            self.message
+        )
     }
 }
 
@@ -163,14 +169,18 @@ mod tests {
             r#"{"code":-32603,"message":"boom"}"#
         );
         let rich = plain.with_data(serde_json::json!({"why": 1}));
-        let back: ErrorObject = serde_json::from_str(&serde_json::to_string(&rich).unwrap()).unwrap();
+        let back: ErrorObject =
+            serde_json::from_str(&serde_json::to_string(&rich).unwrap()).unwrap();
         assert_eq!(back, rich);
     }
 
     #[test]
     fn display_names_the_code() {
         let e = ErrorObject::new(codes::FORBIDDEN, "command `x` is not allowed");
-        assert_eq!(e.to_string(), "forbidden (-32001): command `x` is not allowed");
+        assert_eq!(
+            e.to_string(),
+            "forbidden (-32001): command `x` is not allowed"
+        );
     }
 
     #[test]

@@ -245,7 +245,16 @@ mod tests {
 
     #[test]
     fn accepts_the_documented_alphabet() {
-        for ok in ["a", "A9", "todo:changed", "a/b", "x_y", "x-y", "v1.2", "tauri://focus"] {
+        for ok in [
+            "a",
+            "A9",
+            "todo:changed",
+            "a/b",
+            "x_y",
+            "x-y",
+            "v1.2",
+            "tauri://focus",
+        ] {
             assert!(EventName::validate(ok).is_ok(), "{ok}");
         }
     }
@@ -256,7 +265,9 @@ mod tests {
         let long = "a".repeat(MAX_EVENT_NAME_LEN + 1);
         assert_eq!(
             EventName::validate(&long),
-            Err(InvalidEventName::TooLong { len: MAX_EVENT_NAME_LEN + 1 })
+            Err(InvalidEventName::TooLong {
+                len: MAX_EVENT_NAME_LEN + 1
+            })
         );
         assert!(EventName::validate(&"a".repeat(MAX_EVENT_NAME_LEN)).is_ok());
         assert_eq!(
@@ -265,11 +276,17 @@ mod tests {
         );
         assert_eq!(
             EventName::validate("caf\u{e9}"),
-            Err(InvalidEventName::BadChar { ch: '\u{e9}', at: 3 })
+            Err(InvalidEventName::BadChar {
+                ch: '\u{e9}',
+                at: 3
+            })
         );
         assert_eq!(
             EventName::validate("x\u{1F600}"),
-            Err(InvalidEventName::BadChar { ch: '\u{1F600}', at: 1 })
+            Err(InvalidEventName::BadChar {
+                ch: '\u{1F600}',
+                at: 1
+            })
         );
     }
 

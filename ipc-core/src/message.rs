@@ -408,7 +408,12 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::
 impl<'a> Wire<'a> {
     fn validate(self) -> Result<RequestEnvelope<'a>, EnvelopeError<'a>> {
         let id = match self.id {
-            Some(raw) if !matches!(raw.get().as_bytes().first(), Some(b'"' | b'-' | b'0'..=b'9' | b'n')) => {
+            Some(raw)
+                if !matches!(
+                    raw.get().as_bytes().first(),
+                    Some(b'"' | b'-' | b'0'..=b'9' | b'n')
+                ) =>
+            {
                 return Err(invalid(None, "`id` must be a string, a number or null"));
             }
             id => id,
@@ -416,17 +421,20 @@ impl<'a> Wire<'a> {
         match self.jsonrpc.as_deref() {
             Some(JSONRPC_VERSION) => {}
             Some(other) => {
-                return Err(invalid(id, &format!("`jsonrpc` must be \"2.0\", not {other:?}")));
+                return Err(invalid(
+                    id,
+                    &format!("`jsonrpc` must be \"2.0\", not {other:?}"),
+                ));
             }
             None => return Err(invalid(id, "missing `jsonrpc: \"2.0\"`")),
         }
         let Some(method) = self.method else {
             return Err(invalid(id, "missing `method`"));
         };
-        if let Some(params) = self.params {
-            if !matches!(params.get().as_bytes().first(), Some(b'{' | b'[')) {
-                return Err(invalid(id, "`params` must be an object or an array"));
-            }
+        if let Some(params) = self.params
+            && !matches!(params.get().as_bytes().first(), Some(b'{' | b'['))
+        {
+            return Err(invalid(id, "`params` must be an object or an array"));
         }
         Ok(RequestEnvelope {
             id,
@@ -451,7 +459,11 @@ fn recover_id(text: &str) -> Option<&RawValue> {
         id: Option<&'a RawValue>,
     }
     let id = serde_json::from_str::<IdOnly<'_>>(text).ok()?.id?;
-    matches!(id.get().as_bytes().first(), Some(b'"' | b'-' | b'0'..=b'9' | b'n')).then_some(id)
+    matches!(
+        id.get().as_bytes().first(),
+        Some(b'"' | b'-' | b'0'..=b'9' | b'n')
+    )
+    .then_some(id)
 }
 
 #[cfg(test)]
@@ -486,13 +498,16 @@ mod tests {
 
     #[test]
     fn wrong_version_is_rejected_by_owned_decoders() {
-        assert!(serde_json::from_str::<Request>(r#"{"jsonrpc":"1.0","id":1,"method":"m"}"#).is_err());
+        assert!(
+            serde_json::from_str::<Request>(r#"{"jsonrpc":"1.0","id":1,"method":"m"}"#).is_err()
+        );
         assert!(serde_json::from_str::<Message>(r#"{"id":1,"result":1}"#).is_err());
     }
 
     #[test]
     fn envelope_keeps_null_id_distinct_from_missing_id() {
-        let with_null = RequestEnvelope::parse(r#"{"jsonrpc":"2.0","id":null,"method":"m"}"#).unwrap();
+        let with_null =
+            RequestEnvelope::parse(r#"{"jsonrpc":"2.0","id":null,"method":"m"}"#).unwrap();
         assert_eq!(with_null.id().map(|r| r.get()), Some("null"));
         assert!(!with_null.is_notification());
         let without = RequestEnvelope::parse(r#"{"jsonrpc":"2.0","method":"m"}"#).unwrap();
@@ -506,12 +521,27 @@ mod tests {
         assert_eq!(code_of("nul"), codes::PARSE_ERROR);
         assert_eq!(code_of("1"), codes::INVALID_REQUEST);
         assert_eq!(code_of("\"x\""), codes::INVALID_REQUEST);
-        assert_eq!(code_of(r#"{"jsonrpc":"2.0","id":1}"#), codes::INVALID_REQUEST);
+        assert_eq!(
+            code_of(r#"{"jsonrpc":"2.0","id":1}"#),
+            codes::INVALID_REQUEST
+        );
         assert_eq!(code_of(r#"{"id":1,"method":"m"}"#), codes::INVALID_REQUEST);
-        assert_eq!(code_of(r#"{"jsonrpc":"1.0","id":1,"method":"m"}"#), codes::INVALID_REQUEST);
-        assert_eq!(code_of(r#"{"jsonrpc":"2.0","id":1,"method":5}"#), codes::INVALID_REQUEST);
-        assert_eq!(code_of(r#"{"jsonrpc":"2.0","id":{},"method":"m"}"#), codes::INVALID_REQUEST);
-        assert_eq!(code_of(r#"{"jsonrpc":"2.0","id":1,"method":"m","params":3}"#), codes::INVALID_REQUEST);
+        assert_eq!(
+            code_of(r#"{"jsonrpc":"1.0","id":1,"method":"m"}"#),
+            codes::INVALID_REQUEST
+        );
+        assert_eq!(
+            code_of(r#"{"jsonrpc":"2.0","id":1,"method":5}"#),
+            codes::INVALID_REQUEST
+        );
+        assert_eq!(
+            code_of(r#"{"jsonrpc":"2.0","id":{},"method":"m"}"#),
+            codes::INVALID_REQUEST
+        );
+        assert_eq!(
+            code_of(r#"{"jsonrpc":"2.0","id":1,"method":"m","params":3}"#),
+            codes::INVALID_REQUEST
+        );
         assert_eq!(
             code_of(r#"{"jsonrpc":"2.0","id":1,"method":"m","method":"n"}"#),
             codes::INVALID_REQUEST
@@ -528,7 +558,8 @@ mod tests {
 
     #[test]
     fn escaped_method_names_are_decoded() {
-        let env = RequestEnvelope::parse(r#"{"jsonrpc":"2.0","id":1,"method":"a\u002eb"}"#).unwrap();
+        let env =
+            RequestEnvelope::parse(r#"{"jsonrpc":"2.0","id":1,"method":"a\u002eb"}"#).unwrap();
         assert_eq!(env.method(), "a.b");
     }
 }

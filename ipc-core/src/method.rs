@@ -33,5 +33,7 @@ pub const RESERVED_PREFIXES: [&str; 2] = ["rpc.", "ipc."];
 /// assert!(!is_reserved("todo.add"));
 /// ```
 pub fn is_reserved(name: &str) -> bool {
-    RESERVED_PREFIXES.iter().any(|prefix| name.starts_with(prefix))
+    RESERVED_PREFIXES
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
 }

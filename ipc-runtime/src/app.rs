@@ -14,6 +14,9 @@ use crate::registry::{CommandInfo, Registry};
 use crate::state::StateMap;
 use crate::{AppBuilder, InvokeError, State};
 
+/// Events with this prefix come from the runtime (`ipc:connected`, ...); frontends may not emit them.
+pub(crate) const RUNTIME_EVENT_PREFIX: &str = "ipc:";
+
 /// The application: its commands, managed state and event bus.
 ///
 /// `App` is a cheap handle (`Clone`, `Send`, `Sync`): clone it into tasks, or
@@ -44,6 +47,8 @@ pub(crate) struct AppInner {
     pub(crate) events: EventBus,
     pub(crate) backend: Caller,
     pub(crate) runtime: Option<tokio::runtime::Handle>,
+    /// The next connection's client id (0 is the backend).
+    pub(crate) next_client: std::sync::atomic::AtomicU64,
 }
 
 impl App {
@@ -53,7 +58,9 @@ impl App {
     }
 
     pub(crate) fn from_inner(inner: AppInner) -> Self {
-        App { inner: Arc::new(inner) }
+        App {
+            inner: Arc::new(inner),
+        }
     }
 
     /// Every registered command, sorted by name.
@@ -121,9 +128,21 @@ impl App {
     ) -> Result<(), EmitError> {
         EventName::validate(event)?;
         let payload: Arc<RawValue> = serde_json::value::to_raw_value(payload)?.into();
-        let backend = &self.inner.backend;
-        self.inner.events.deliver(self, event, &payload, backend, target);
+        self.deliver_event(event, &payload, &self.inner.backend, target);
         Ok(())
+    }
+
+    /// Delivers an already-validated event.
+    pub(crate) fn deliver_event(
+        &self,
+        event: &str,
+        payload: &Arc<RawValue>,
+        source: &Caller,
+        target: EventTarget,
+    ) {
+        self.inner
+            .events
+            .deliver(self, event, payload, source, target);
     }
 
     /// An event from a caller (a frontend's `ipc.emit` or notification).
@@ -137,11 +156,20 @@ impl App {
         EventName::validate(event).map_err(|e| {
             InvokeError::invalid_params(Some("event"), Some("event name"), e.to_string())
         })?;
+        if !caller.is_backend() && event.starts_with(RUNTIME_EVENT_PREFIX) {
+            return Err(InvokeError::invalid_params(
+                Some("event"),
+                Some("event name"),
+                format!(
+                    "events starting with `{RUNTIME_EVENT_PREFIX}` are emitted by the runtime only"
+                ),
+            ));
+        }
         let payload: Arc<RawValue> = match payload {
             Some(raw) => raw.to_owned().into(),
             None => RawValue::NULL.to_owned().into(),
         };
-        self.inner.events.deliver(self, event, &payload, caller, target);
+        self.deliver_event(event, &payload, caller, target);
         Ok(())
     }
 
@@ -163,7 +191,11 @@ impl App {
     }
 
     /// [`listen`](Self::listen) for a name that may be invalid.
-    pub fn try_listen<F>(&self, event: &str, handler: F) -> Result<ListenerId, ipc_core::InvalidEventName>
+    pub fn try_listen<F>(
+        &self,
+        event: &str,
+        handler: F,
+    ) -> Result<ListenerId, ipc_core::InvalidEventName>
     where
         F: Fn(&Event) + Send + Sync + 'static,
     {

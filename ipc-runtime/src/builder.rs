@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::App;
 use crate::app::AppInner;
 use crate::context::Caller;
 use crate::error::BuildError;
@@ -10,7 +11,6 @@ use crate::registry::{
     self, CommandDef, CommandRegistration, ListenerDef, ListenerRegistration, Registered, Registry,
 };
 use crate::state::StateMap;
-use crate::App;
 
 /// Configures an [`App`]. Get one from [`App::builder`].
 ///
@@ -131,7 +131,10 @@ impl AppBuilder {
         // A listener registered by hand and also discovered runs once.
         let mut unique: Vec<&'static ListenerRegistration> = Vec::with_capacity(listeners.len());
         for listener in listeners {
-            if !unique.iter().any(|seen| std::ptr::eq(*seen, listener) || seen.site == listener.site && seen.function == listener.function) {
+            if !unique.iter().any(|seen| {
+                std::ptr::eq(*seen, listener)
+                    || seen.site == listener.site && seen.function == listener.function
+            }) {
                 unique.push(listener);
             }
         }
@@ -148,7 +151,10 @@ impl AppBuilder {
             state: self.state,
             events,
             backend: Caller::backend(),
-            runtime: self.runtime.or_else(|| tokio::runtime::Handle::try_current().ok()),
+            runtime: self
+                .runtime
+                .or_else(|| tokio::runtime::Handle::try_current().ok()),
+            next_client: std::sync::atomic::AtomicU64::new(1),
         }))
     }
 }

@@ -6,18 +6,21 @@
 //! another. Panics are caught at the shim boundary and answered with -32603.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::future::Future;
 use std::io::Write as _;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::FutureExt;
 use ipc_core::message::{EnvelopeError, RequestEnvelope};
-use ipc_core::{ErrorObject, EventTarget, codes, method};
+use ipc_core::{ErrorObject, EventName, EventTarget, codes, method};
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use crate::connection::Session;
 use crate::context::{Caller, InvokeContext};
 use crate::private::{BoxFuture, Encoded, Invocation, Out, Params, Pending};
 use crate::registry::Command;
@@ -118,7 +121,7 @@ impl App {
     /// ```
     pub async fn handle_message(&self, text: &str) -> Option<String> {
         let caller = self.inner.backend.clone();
-        match self.dispatch_text(text, &caller) {
+        match self.dispatch_text(text, &caller, None) {
             Reply::None => None,
             Reply::Ready(text) => Some(text),
             Reply::Pending(future) => future.await,
@@ -127,14 +130,21 @@ impl App {
 
     /// Starts handling a text message: what is ready is answered now, the rest
     /// becomes a future.
-    pub(crate) fn dispatch_text(&self, text: &str, caller: &Caller) -> Reply {
+    /// `session` is the connection the message came on, if it can receive
+    /// pushes (needed by `ipc.listen`).
+    pub(crate) fn dispatch_text(
+        &self,
+        text: &str,
+        caller: &Caller,
+        session: Option<&Arc<Session>>,
+    ) -> Reply {
         match text.trim_start().as_bytes().first() {
-            Some(b'[') => self.dispatch_batch(text, caller),
-            _ => self.dispatch_one(RequestEnvelope::parse(text), caller),
+            Some(b'[') => self.dispatch_batch(text, caller, session),
+            _ => self.dispatch_one(RequestEnvelope::parse(text), caller, session),
         }
     }
 
-    fn dispatch_batch(&self, text: &str, caller: &Caller) -> Reply {
+    fn dispatch_batch(&self, text: &str, caller: &Caller, session: Option<&Arc<Session>>) -> Reply {
         let items: Vec<&RawValue> = match serde_json::from_str(text) {
             Ok(items) => items,
             Err(e) => {
@@ -149,7 +159,7 @@ impl App {
         let mut ready = Vec::new();
         let mut pending = Vec::new();
         for item in items {
-            match self.dispatch_one(RequestEnvelope::from_raw(item), caller) {
+            match self.dispatch_one(RequestEnvelope::from_raw(item), caller, session) {
                 Reply::None => {}
                 Reply::Ready(text) => ready.push(text),
                 Reply::Pending(future) => pending.push(future),
@@ -159,21 +169,30 @@ impl App {
             return join_batch(ready).map_or(Reply::None, Reply::Ready);
         }
         Reply::Pending(Box::pin(async move {
-            for text in futures_util::future::join_all(pending).await.into_iter().flatten() {
+            for text in futures_util::future::join_all(pending)
+                .await
+                .into_iter()
+                .flatten()
+            {
                 ready.push(text);
             }
             join_batch(ready)
         }))
     }
 
-    fn dispatch_one(&self, envelope: Result<RequestEnvelope<'_>, EnvelopeError<'_>>, caller: &Caller) -> Reply {
+    fn dispatch_one(
+        &self,
+        envelope: Result<RequestEnvelope<'_>, EnvelopeError<'_>>,
+        caller: &Caller,
+        session: Option<&Arc<Session>>,
+    ) -> Reply {
         let envelope = match envelope {
             Ok(envelope) => envelope,
             Err(e) => return Reply::Ready(error_response(e.id.map(RawValue::get), &e.error)),
         };
         let name = envelope.method();
         if method::is_reserved(name) {
-            return self.dispatch_reserved(&envelope, caller);
+            return self.dispatch_reserved(&envelope, caller, session);
         }
         let Some(id) = envelope.id() else {
             // A notification naming anything but a reserved method is an event.
@@ -185,7 +204,10 @@ impl App {
         };
         let id = id.get();
         let Some(command) = self.inner.registry.get(name) else {
-            return Reply::Ready(error_response(Some(id), self.unknown_command(name).as_object()));
+            return Reply::Ready(error_response(
+                Some(id),
+                self.unknown_command(name).as_object(),
+            ));
         };
         let span = InvokeSpan::new(command.registration.name, Some(id));
         let mut buf = Vec::with_capacity(64 + id.len());
@@ -207,22 +229,41 @@ impl App {
         }
     }
 
-    fn dispatch_reserved(&self, envelope: &RequestEnvelope<'_>, caller: &Caller) -> Reply {
+    fn dispatch_reserved(
+        &self,
+        envelope: &RequestEnvelope<'_>,
+        caller: &Caller,
+        session: Option<&Arc<Session>>,
+    ) -> Reply {
         let id = envelope.id().map(RawValue::get);
-        let result = match envelope.method() {
-            method::EMIT => self.reserved_emit(envelope.params(), caller),
-            other => Err(InvokeError::new(
+        let params = envelope.params();
+        let name = envelope.method();
+        let result = match (name, session) {
+            (method::EMIT, _) => self
+                .reserved_emit(params, caller)
+                .map(|()| "null".to_owned()),
+            (method::LISTEN, Some(session)) => self.reserved_listen(params, session),
+            (method::UNLISTEN, Some(session)) => self.reserved_unlisten(params, session),
+            (method::LISTEN | method::UNLISTEN, None) => Err(InvokeError::new(
                 codes::METHOD_NOT_FOUND,
-                format!("`{other}` is reserved and not available on this transport"),
+                format!(
+                    "`{name}` needs a connection that can receive events; this entry point has none"
+                ),
+            )),
+            (other, _) => Err(InvokeError::new(
+                codes::METHOD_NOT_FOUND,
+                format!("unknown reserved method `{other}`"),
             )),
         };
         match (id, result) {
-            (None, Ok(())) => Reply::None,
+            (None, Ok(_)) => Reply::None,
             (None, Err(error)) => {
-                tracing::debug!(error = %error, "reserved notification refused");
+                tracing::debug!(method = name, error = %error, "reserved notification refused");
                 Reply::None
             }
-            (Some(id), Ok(())) => Reply::Ready(format!(r#"{{"jsonrpc":"2.0","id":{id},"result":null}}"#)),
+            (Some(id), Ok(result)) => Reply::Ready(format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"result":{result}}}"#
+            )),
             (Some(id), Err(error)) => Reply::Ready(error_response(Some(id), error.as_object())),
         }
     }
@@ -231,16 +272,61 @@ impl App {
     fn reserved_emit(&self, params: Option<&RawValue>, caller: &Caller) -> Result<(), InvokeError> {
         #[derive(Deserialize)]
         struct EmitParams<'a> {
-            event: std::borrow::Cow<'a, str>,
+            #[serde(borrow)]
+            event: Cow<'a, str>,
             #[serde(borrow, default)]
             payload: Option<&'a RawValue>,
             #[serde(default)]
             target: EventTarget,
         }
-        let raw = params.map_or("{}", RawValue::get);
-        let params: EmitParams<'_> = serde_json::from_str(raw)
-            .map_err(|e| InvokeError::invalid_params(None, None, format!("ipc.emit: {e}")))?;
+        let params: EmitParams<'_> = reserved_params(method::EMIT, params)?;
         self.emit_from_client(&params.event, params.payload, caller, params.target)
+    }
+
+    /// `ipc.listen {"event"}` → the subscription id.
+    fn reserved_listen(
+        &self,
+        params: Option<&RawValue>,
+        session: &Arc<Session>,
+    ) -> Result<String, InvokeError> {
+        #[derive(Deserialize)]
+        struct ListenParams<'a> {
+            #[serde(borrow)]
+            event: Cow<'a, str>,
+        }
+        let params: ListenParams<'_> = reserved_params(method::LISTEN, params)?;
+        let name = EventName::new(&params.event).map_err(|e| {
+            InvokeError::invalid_params(Some("event"), Some("event name"), e.to_string())
+        })?;
+        Ok(session.subscribe(self, name).get().to_string())
+    }
+
+    /// `ipc.unlisten {"event"}` or `{"id"}` → whether a subscription was removed.
+    fn reserved_unlisten(
+        &self,
+        params: Option<&RawValue>,
+        session: &Arc<Session>,
+    ) -> Result<String, InvokeError> {
+        #[derive(Deserialize)]
+        struct UnlistenParams<'a> {
+            #[serde(borrow, default)]
+            event: Option<Cow<'a, str>>,
+            #[serde(default)]
+            id: Option<u64>,
+        }
+        let params: UnlistenParams<'_> = reserved_params(method::UNLISTEN, params)?;
+        let removed = match (params.event, params.id) {
+            (Some(event), _) => session.unsubscribe_name(self, &event),
+            (None, Some(id)) => session.unsubscribe_id(self, id),
+            (None, None) => {
+                return Err(InvokeError::invalid_params(
+                    None,
+                    None,
+                    "ipc.unlisten needs `event` or `id`".to_owned(),
+                ));
+            }
+        };
+        Ok(removed.to_string())
     }
 
     /// Runs a command's shim, catching panics.
@@ -257,6 +343,16 @@ impl App {
     fn unknown_command(&self, name: &str) -> InvokeError {
         InvokeError::unknown_command(name, self.inner.registry.suggest(name))
     }
+}
+
+/// Reads the params of a reserved method, or explains what is wrong with them.
+fn reserved_params<'a, T: Deserialize<'a>>(
+    method: &str,
+    params: Option<&'a RawValue>,
+) -> Result<T, InvokeError> {
+    let raw = params.map_or("{}", RawValue::get);
+    serde_json::from_str(raw)
+        .map_err(|e| InvokeError::invalid_params(None, None, format!("{method}: {e}")))
 }
 
 /// Awaits a command's future, turning a panic into -32603.
@@ -288,7 +384,10 @@ pub(crate) fn panicked(message: &str) -> InvokeError {
 /// Spawns a detached task on the current tokio runtime, or the app's. `false`
 /// when there is neither.
 pub(crate) fn spawn_detached(app: &App, future: impl Future<Output = ()> + Send + 'static) -> bool {
-    match tokio::runtime::Handle::try_current().ok().or_else(|| app.inner.runtime.clone()) {
+    match tokio::runtime::Handle::try_current()
+        .ok()
+        .or_else(|| app.inner.runtime.clone())
+    {
         Some(handle) => {
             handle.spawn(future);
             true

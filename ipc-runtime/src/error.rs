@@ -40,6 +40,11 @@ use serde_json::Value;
 ///
 /// `InvokeError` deliberately does not implement `std::error::Error` itself: that
 /// is what lets the blanket conversion above exist (the same trade `anyhow` makes).
+/// Where a caller needs a `std::error::Error`, `?` converts it into
+/// `Box<dyn Error>` carrying its [`ErrorObject`], which is one (or call
+/// [`into_object`](Self::into_object)). A command that only propagates errors can
+/// also return `anyhow::Result<T>` or `Result<T, io::Error>` directly: the error's
+/// text becomes the message.
 pub struct InvokeError(Box<ErrorObject>);
 
 impl InvokeError {
@@ -134,7 +139,8 @@ impl InvokeError {
 impl fmt::Debug for InvokeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = f.debug_struct("InvokeError");
-        s.field("code", &self.0.code).field("message", &self.0.message);
+        s.field("code", &self.0.code)
+            .field("message", &self.0.message);
         if let Some(data) = &self.0.data {
             s.field("data", data);
         }
@@ -191,12 +197,28 @@ where
     }
 }
 
+// `InvokeError` is not `std::error::Error` (see above), so callers that collect
+// errors get it as its `ErrorObject`, which is.
+impl From<InvokeError> for Box<dyn std::error::Error + Send + Sync> {
+    fn from(error: InvokeError) -> Self {
+        Box::new(error.into_object())
+    }
+}
+
+impl From<InvokeError> for Box<dyn std::error::Error> {
+    fn from(error: InvokeError) -> Self {
+        Box::new(error.into_object())
+    }
+}
+
 /// Why [`AppBuilder::build`](crate::AppBuilder::build) failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
     /// Two commands registered the same wire name.
-    #[error("two commands are named `{name}`: one at {first}, one at {second}; rename one with #[command(rename = \"...\")]")]
+    #[error(
+        "two commands are named `{name}`: one at {first}, one at {second}; rename one with #[command(rename = \"...\")]"
+    )]
     DuplicateCommand {
         /// The shared name.
         name: String,
@@ -206,7 +228,9 @@ pub enum BuildError {
         second: crate::registry::Site,
     },
     /// A command used a reserved name (`rpc.*`, `ipc.*`).
-    #[error("command `{name}` at {site} uses a reserved name (the `rpc.` and `ipc.` prefixes belong to the protocol)")]
+    #[error(
+        "command `{name}` at {site} uses a reserved name (the `rpc.` and `ipc.` prefixes belong to the protocol)"
+    )]
     ReservedName {
         /// The name.
         name: String,

@@ -12,16 +12,18 @@ use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use bytes::Bytes;
 use futures_util::FutureExt;
 use ipc_core::{ClientId, EventName, EventTarget};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
+use crate::App;
+use crate::connection::Session;
 use crate::context::{Caller, InvokeContext};
 use crate::dispatch::{panic_message, spawn_detached};
 use crate::private::{Encoded, Invocation, Out, Params, Pending};
 use crate::registry::ListenerRegistration;
-use crate::App;
 
 /// An emitted event, as a Rust listener receives it.
 ///
@@ -83,6 +85,10 @@ impl ListenerId {
     pub fn get(self) -> u64 {
         self.0
     }
+
+    pub(crate) fn from_raw(raw: u64) -> Self {
+        ListenerId(raw)
+    }
 }
 
 type Callback = Box<dyn Fn(&Event) + Send + Sync>;
@@ -90,6 +96,8 @@ type Callback = Box<dyn Fn(&Event) + Send + Sync>;
 enum Handler {
     Closure(Callback),
     Registered(&'static ListenerRegistration),
+    /// A frontend's subscription: the event is pushed to its connection.
+    Client(Arc<Session>),
 }
 
 struct Entry {
@@ -112,7 +120,9 @@ pub(crate) struct EventBus {
 }
 
 impl EventBus {
-    pub(crate) fn new(registered: &[&'static ListenerRegistration]) -> Result<Self, crate::BuildError> {
+    pub(crate) fn new(
+        registered: &[&'static ListenerRegistration],
+    ) -> Result<Self, crate::BuildError> {
         let bus = EventBus {
             table: RwLock::new(Table::default()),
             next_id: AtomicU64::new(1),
@@ -143,7 +153,10 @@ impl EventBus {
             fired: AtomicBool::new(false),
         });
         let mut table = self.table.write().unwrap_or_else(|p| p.into_inner());
-        let list = table.by_name.entry(name.clone()).or_insert_with(|| Arc::from([]));
+        let list = table
+            .by_name
+            .entry(name.clone())
+            .or_insert_with(|| Arc::from([]));
         let mut grown: Vec<Arc<Entry>> = list.iter().cloned().collect();
         grown.push(entry);
         *list = grown.into();
@@ -153,6 +166,10 @@ impl EventBus {
 
     pub(crate) fn listen(&self, name: EventName, callback: Callback, once: bool) -> ListenerId {
         self.insert(name, Handler::Closure(callback), once)
+    }
+
+    pub(crate) fn listen_client(&self, name: EventName, session: Arc<Session>) -> ListenerId {
+        self.insert(name, Handler::Client(session), false)
     }
 
     /// Removes a listener; `false` if there was none with that id.
@@ -172,13 +189,19 @@ impl EventBus {
         true
     }
 
-    /// Number of Rust listeners for `name`.
+    /// Number of Rust listeners for `name` (frontend subscriptions not counted).
     pub(crate) fn count(&self, name: &str) -> usize {
         let table = self.table.read().unwrap_or_else(|p| p.into_inner());
-        table.by_name.get(name).map_or(0, |list| list.len())
+        table.by_name.get(name).map_or(0, |list| {
+            list.iter()
+                .filter(|e| !matches!(e.handler, Handler::Client(_)))
+                .count()
+        })
     }
 
-    /// Delivers an event to every Rust listener of its name.
+    /// Delivers an event to every Rust listener of its name (if the target
+    /// includes the backend) and queues it for every subscribed frontend the
+    /// target includes.
     pub(crate) fn deliver(
         &self,
         app: &App,
@@ -187,9 +210,6 @@ impl EventBus {
         source: &Caller,
         target: EventTarget,
     ) {
-        if !target.reaches_backend() {
-            return;
-        }
         let (name, list) = {
             let table = self.table.read().unwrap_or_else(|p| p.into_inner());
             match table.by_name.get_key_value(name) {
@@ -202,8 +222,18 @@ impl EventBus {
             payload: Arc::clone(payload),
             source: source.client_id(),
         };
+        let to_backend = target.reaches_backend();
+        // Serialized once, shared by every subscribed frontend.
+        let mut frame: Option<Bytes> = None;
         for entry in list.iter() {
-            if entry.once && entry.fired.swap(true, Ordering::AcqRel) {
+            if let Handler::Client(session) = &entry.handler {
+                if target.reaches_client(session.client_id()) {
+                    let frame = frame.get_or_insert_with(|| event_frame(&event));
+                    session.push_event(frame);
+                }
+                continue;
+            }
+            if !to_backend || (entry.once && entry.fired.swap(true, Ordering::AcqRel)) {
                 continue;
             }
             run(app, entry, &event, source);
@@ -212,6 +242,17 @@ impl EventBus {
             }
         }
     }
+}
+
+/// The `ipc.event` notification for an event. Event names are validated to
+/// characters that need no JSON escaping.
+fn event_frame(event: &Event) -> Bytes {
+    Bytes::from(format!(
+        r#"{{"jsonrpc":"2.0","method":"ipc.event","params":{{"event":"{}","payload":{},"source":{}}}}}"#,
+        event.name.as_str(),
+        event.payload.get(),
+        event.source.get()
+    ))
 }
 
 fn run(app: &App, entry: &Entry, event: &Event, source: &Caller) {
@@ -227,10 +268,16 @@ fn run(app: &App, entry: &Entry, event: &Event, source: &Caller) {
             }
         }
         Handler::Registered(registration) => run_registered(app, registration, event, source),
+        Handler::Client(_) => {}
     }
 }
 
-fn run_registered(app: &App, registration: &'static ListenerRegistration, event: &Event, source: &Caller) {
+fn run_registered(
+    app: &App,
+    registration: &'static ListenerRegistration,
+    event: &Event,
+    source: &Caller,
+) {
     let cx = InvokeContext::new(app, source, event.name());
     let invocation = Invocation::new(cx, Params::Json(&event.payload), Out::Discard);
     let report = move |result: Result<Encoded, crate::InvokeError>| {

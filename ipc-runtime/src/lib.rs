@@ -66,6 +66,7 @@
 
 mod app;
 mod builder;
+pub mod connection;
 mod context;
 mod dispatch;
 mod error;
@@ -73,6 +74,7 @@ mod events;
 pub mod extract;
 mod registry;
 mod state;
+pub mod transport;
 
 /// Not public API: the items generated code uses, at the path it uses.
 #[doc(hidden)]

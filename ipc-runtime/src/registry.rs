@@ -216,7 +216,9 @@ impl Registry {
         self.commands
             .keys()
             .map(|candidate| (strsim::damerau_levenshtein(name, candidate), *candidate))
-            .filter(|(distance, candidate)| *distance <= (candidate.len().max(name.len()) / 3).max(1))
+            .filter(|(distance, candidate)| {
+                *distance <= (candidate.len().max(name.len()) / 3).max(1)
+            })
             .min()
             .map(|(_, candidate)| candidate)
     }

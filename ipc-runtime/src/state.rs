@@ -45,7 +45,10 @@ mod tests {
         assert_eq!(*map.get::<u32>().unwrap(), 5);
         assert_eq!(map.get::<String>().unwrap().as_str(), "x");
         assert!(map.get::<u64>().is_none());
-        assert!(matches!(map.insert(6_u32), Err(BuildError::DuplicateState { .. })));
+        assert!(matches!(
+            map.insert(6_u32),
+            Err(BuildError::DuplicateState { .. })
+        ));
         assert_eq!(map.len(), 2);
     }
 }

@@ -1,0 +1,147 @@
+// Type declarations for ipc.js, the frontend client of the IPC runtime
+// (JSON-RPC 2.0 over WebSocket; the wire format is docs/protocol.md).
+
+/** JSON-RPC error codes used by the runtime. */
+export declare const ErrorCode: {
+  readonly PARSE_ERROR: -32700;
+  readonly INVALID_REQUEST: -32600;
+  readonly METHOD_NOT_FOUND: -32601;
+  readonly INVALID_PARAMS: -32602;
+  readonly INTERNAL_ERROR: -32603;
+  readonly COMMAND_ERROR: -32000;
+  readonly FORBIDDEN: -32001;
+  readonly LIMIT_EXCEEDED: -32002;
+  readonly CANCELLED: -32003;
+  /** Raised by the client when an invoke's timeout fires; never sent by the server. */
+  readonly TIMEOUT: -32004;
+  /** Raised by the client for calls pending when the connection closed; never sent by the server. */
+  readonly DISCONNECTED: -32005;
+};
+
+/** One of the {@link ErrorCode} values. */
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * The error every failed call rejects with: the server's JSON-RPC error object,
+ * or one raised by the client itself (TIMEOUT, CANCELLED, DISCONNECTED).
+ */
+export declare class IpcError extends Error {
+  constructor(code: number, message: string, data?: unknown);
+  readonly name: "IpcError";
+  /** The JSON-RPC error code: an {@link ErrorCode} value, or an application's own. */
+  code: number;
+  /** The error object's `data` (e.g. `{ command, suggestion }` for -32601), or undefined. */
+  data: unknown;
+}
+
+/** The state of a client's connection. */
+export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed";
+
+/** What a listener receives. */
+export interface IpcEvent<T = any> {
+  /** The event name. */
+  event: string;
+  /** The emitted payload. */
+  payload: T;
+  /** The client id of the emitter, 0 for the Rust backend. */
+  source: number;
+}
+
+/** Removes a listener; calling it again does nothing. */
+export type UnlistenFn = () => Promise<void>;
+
+/** Who receives an emitted event. */
+export type EmitTarget = "all" | "backend" | { client: number };
+
+/** Arguments of a command: by name (object) or by position (array). */
+export type InvokeArgs = Record<string, unknown> | readonly unknown[];
+
+export interface InvokeOptions {
+  /** Milliseconds before the call rejects with TIMEOUT; 0 = none. Default: the client's `timeout`. */
+  timeout?: number;
+  /** Aborting it rejects the call at once with CANCELLED and asks the server to cancel it. */
+  signal?: AbortSignal;
+}
+
+export interface EmitOptions {
+  /** Default "all": Rust listeners and every subscribed connection. */
+  target?: EmitTarget;
+}
+
+export interface ReconnectOptions {
+  /** First delay before reconnecting, doubled after each failed attempt. Default 500. */
+  delayMs?: number;
+  /** Upper bound of the delay. Default 10000. */
+  maxDelayMs?: number;
+}
+
+/** The shape of a WebSocket constructor: the browser's, Node's global one, or `ws`'s. */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => any;
+
+export interface ConnectOptions {
+  /** WebSocket constructor; default `globalThis.WebSocket`. In Node 20 pass `WebSocket` from `ws`, or run with `--experimental-websocket`. */
+  WebSocket?: WebSocketConstructor;
+  /** Default timeout in ms of every call (invoke, listen, emit); default none. */
+  timeout?: number;
+  /**
+   * Reconnect with backoff when an open connection closes (default false). Calls
+   * in flight when it closes reject with DISCONNECTED; calls made while
+   * reconnecting wait for the new socket (or their timeout); events still
+   * listened to are subscribed again once it is back. Not used for the first
+   * connection: `connect` rejects if that one cannot open.
+   */
+  reconnect?: boolean | ReconnectOptions;
+  /** WebSocket subprotocols. */
+  protocols?: string | string[];
+  /** Set as the client's `onstatechange` before it starts connecting. */
+  onstatechange?: ((state: ConnectionState, previous: ConnectionState) => void) | null;
+}
+
+/** A connection to the backend; create one with {@link connect}. */
+export declare class IpcClient {
+  private constructor();
+  /** The WebSocket URL this client connects to. */
+  readonly url: string;
+  /** The connection's state. */
+  readonly state: ConnectionState;
+  /** Called whenever `state` changes. */
+  onstatechange: ((state: ConnectionState, previous: ConnectionState) => void) | null;
+
+  /**
+   * Calls a command. Resolves to its result; rejects with an {@link IpcError}
+   * carrying the server's code, message and data (or TIMEOUT, CANCELLED,
+   * DISCONNECTED raised by the client).
+   */
+  invoke<T = any>(cmd: string, args?: InvokeArgs, options?: InvokeOptions): Promise<T>;
+  /**
+   * Subscribes `cb` to an event. Resolves once the server has confirmed the
+   * subscription, so no event emitted afterwards is missed.
+   */
+  listen<T = any>(event: string, cb: (event: IpcEvent<T>) => void): Promise<UnlistenFn>;
+  /** Like {@link IpcClient.listen}, but `cb` runs at most once. */
+  once<T = any>(event: string, cb: (event: IpcEvent<T>) => void): Promise<UnlistenFn>;
+  /** Emits an event; resolves once the server has dispatched it. */
+  emit(event: string, payload?: unknown, options?: EmitOptions): Promise<void>;
+  /** Closes the connection for good; pending calls reject with DISCONNECTED. */
+  close(): void;
+}
+
+/**
+ * Opens a connection; resolves once the socket is open (rejects with an
+ * {@link IpcError} DISCONNECTED if it cannot). The client becomes the default
+ * one used by the module-level {@link invoke}, {@link listen}, {@link once},
+ * {@link emit}.
+ *
+ * @param url default, in a browser: `ws(s)://<page host>/ipc`, forwarding the
+ *   page's `?token=` query parameter.
+ */
+export declare function connect(url?: string | URL, options?: ConnectOptions): Promise<IpcClient>;
+
+/** {@link IpcClient.invoke} on the default client; rejects if `connect()` has not succeeded yet. */
+export declare function invoke<T = any>(cmd: string, args?: InvokeArgs, options?: InvokeOptions): Promise<T>;
+/** {@link IpcClient.listen} on the default client; rejects if `connect()` has not succeeded yet. */
+export declare function listen<T = any>(event: string, cb: (event: IpcEvent<T>) => void): Promise<UnlistenFn>;
+/** {@link IpcClient.once} on the default client; rejects if `connect()` has not succeeded yet. */
+export declare function once<T = any>(event: string, cb: (event: IpcEvent<T>) => void): Promise<UnlistenFn>;
+/** {@link IpcClient.emit} on the default client; rejects if `connect()` has not succeeded yet. */
+export declare function emit(event: string, payload?: unknown, options?: EmitOptions): Promise<void>;

@@ -1,0 +1,169 @@
+//! Reassembling WebSocket messages from frames, with a size limit that holds
+//! across fragments, and UTF-8 checking that reports instead of failing the
+//! connection.
+
+use fastwebsockets::{Frame, OpCode};
+
+/// A complete message.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Message {
+    /// A text message; `Err` when it was not valid UTF-8.
+    Text(Result<String, Vec<u8>>),
+    /// A binary message.
+    Binary(Vec<u8>),
+    /// The peer closed the connection.
+    Close,
+}
+
+/// What makes the connection unusable.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Fatal {
+    /// A fragmented message grew past the limit.
+    TooLarge,
+    /// Frames out of order (a continuation without a start, or a new message
+    /// before the last one ended).
+    Protocol,
+}
+
+/// Collects the frames of one message at a time.
+#[derive(Debug)]
+pub(crate) struct Assembler {
+    max: usize,
+    partial: Option<(OpCode, Vec<u8>)>,
+}
+
+impl Assembler {
+    pub(crate) fn new(max: usize) -> Self {
+        Assembler { max, partial: None }
+    }
+
+    /// Adds a frame; returns a message when one is complete.
+    pub(crate) fn push(&mut self, frame: Frame<'_>) -> Result<Option<Message>, Fatal> {
+        match frame.opcode {
+            OpCode::Close => Ok(Some(Message::Close)),
+            OpCode::Ping | OpCode::Pong => Ok(None),
+            OpCode::Text | OpCode::Binary => {
+                if self.partial.is_some() {
+                    return Err(Fatal::Protocol);
+                }
+                let data = frame.payload.to_vec();
+                if frame.fin {
+                    Ok(Some(finish(frame.opcode, data)))
+                } else {
+                    self.check(data.len())?;
+                    self.partial = Some((frame.opcode, data));
+                    Ok(None)
+                }
+            }
+            OpCode::Continuation => {
+                let Some((_, data)) = &self.partial else {
+                    return Err(Fatal::Protocol);
+                };
+                self.check(data.len().saturating_add(frame.payload.len()))?;
+                let Some((opcode, mut data)) = self.partial.take() else {
+                    return Err(Fatal::Protocol);
+                };
+                data.extend_from_slice(&frame.payload);
+                if frame.fin {
+                    Ok(Some(finish(opcode, data)))
+                } else {
+                    self.partial = Some((opcode, data));
+                    Ok(None)
+                }
+            }
+        }
+    }
+
+    fn check(&self, len: usize) -> Result<(), Fatal> {
+        if len > self.max {
+            Err(Fatal::TooLarge)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+fn finish(opcode: OpCode, data: Vec<u8>) -> Message {
+    match opcode {
+        OpCode::Text => Message::Text(String::from_utf8(data).map_err(|e| e.into_bytes())),
+        _ => Message::Binary(data),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fastwebsockets::Payload;
+
+    fn frame(fin: bool, opcode: OpCode, data: &[u8]) -> Frame<'static> {
+        Frame::new(fin, opcode, None, Payload::Owned(data.to_vec()))
+    }
+
+    #[test]
+    fn whole_and_fragmented_messages() {
+        let mut a = Assembler::new(10);
+        assert_eq!(
+            a.push(frame(true, OpCode::Text, b"hi")),
+            Ok(Some(Message::Text(Ok("hi".into()))))
+        );
+        assert_eq!(a.push(frame(false, OpCode::Binary, b"ab")), Ok(None));
+        assert_eq!(
+            a.push(frame(true, OpCode::Ping, b"")),
+            Ok(None),
+            "control frames may interleave"
+        );
+        assert_eq!(a.push(frame(false, OpCode::Continuation, b"cd")), Ok(None));
+        assert_eq!(
+            a.push(frame(true, OpCode::Continuation, b"e")),
+            Ok(Some(Message::Binary(b"abcde".to_vec())))
+        );
+    }
+
+    #[test]
+    fn utf8_is_checked_on_the_whole_message() {
+        let mut a = Assembler::new(10);
+        // "é" split across two fragments is fine.
+        assert_eq!(a.push(frame(false, OpCode::Text, &[0xc3])), Ok(None));
+        assert_eq!(
+            a.push(frame(true, OpCode::Continuation, &[0xa9])),
+            Ok(Some(Message::Text(Ok("é".into()))))
+        );
+        assert_eq!(
+            a.push(frame(true, OpCode::Text, &[0xff])),
+            Ok(Some(Message::Text(Err(vec![0xff]))))
+        );
+    }
+
+    #[test]
+    fn the_limit_holds_across_fragments() {
+        let mut a = Assembler::new(4);
+        assert_eq!(a.push(frame(false, OpCode::Text, b"abc")), Ok(None));
+        assert_eq!(
+            a.push(frame(true, OpCode::Continuation, b"de")),
+            Err(Fatal::TooLarge)
+        );
+        let mut b = Assembler::new(4);
+        assert_eq!(
+            b.push(frame(false, OpCode::Text, b"abcde")),
+            Err(Fatal::TooLarge)
+        );
+        assert_eq!(
+            b.push(frame(true, OpCode::Text, b"abcd")),
+            Ok(Some(Message::Text(Ok("abcd".into()))))
+        );
+    }
+
+    #[test]
+    fn out_of_order_frames_are_fatal() {
+        let mut a = Assembler::new(10);
+        assert_eq!(
+            a.push(frame(true, OpCode::Continuation, b"x")),
+            Err(Fatal::Protocol)
+        );
+        assert_eq!(a.push(frame(false, OpCode::Text, b"x")), Ok(None));
+        assert_eq!(
+            a.push(frame(true, OpCode::Text, b"y")),
+            Err(Fatal::Protocol)
+        );
+    }
+}

@@ -1,0 +1,103 @@
+// Compile-only check of ipc-runtime/js/ipc.d.ts: exercises the whole API.
+// Run: npx tsc -p tests/js/tsconfig.json  (never executed).
+import {
+  connect,
+  emit,
+  ErrorCode,
+  invoke,
+  IpcClient,
+  IpcError,
+  listen,
+  once,
+  type ConnectionState,
+  type ConnectOptions,
+  type EmitTarget,
+  type ErrorCodeValue,
+  type IpcEvent,
+  type UnlistenFn,
+} from "../../ipc-runtime/js/ipc.js";
+
+declare const SomeWebSocket: new (url: string, protocols?: string | string[]) => WebSocket;
+
+async function main(): Promise<void> {
+  const options: ConnectOptions = {
+    WebSocket: SomeWebSocket,
+    timeout: 5000,
+    reconnect: { delayMs: 100, maxDelayMs: 2000 },
+    protocols: ["ipc"],
+    onstatechange: (state: ConnectionState, previous: ConnectionState) => console.log(previous, "->", state),
+  };
+  const client: IpcClient = await connect("ws://127.0.0.1:1234/ipc", options);
+  await connect(new URL("ws://127.0.0.1:1234/ipc"), { WebSocket: globalThis.WebSocket, reconnect: true });
+  await connect(); // browser default URL
+  await connect(undefined, { timeout: 100 });
+
+  const url: string = client.url;
+  const state: ConnectionState = client.state;
+  client.onstatechange = (next, prev) => console.log(url, state, prev, next);
+  client.onstatechange = null;
+
+  const sum = await client.invoke<number>("add", { a: 1, b: 2 });
+  const n: number = sum;
+  const greeting: string = await client.invoke("greet", ["Ada", true]);
+  await client.invoke("whoami");
+  const controller = new AbortController();
+  await client.invoke("sleep", { ms: 10 }, { timeout: 100, signal: controller.signal });
+  controller.abort();
+
+  const unlisten: UnlistenFn = await client.listen<{ count: number }>("todos:changed", (e) => {
+    const count: number = e.payload.count;
+    const source: number = e.source;
+    const name: string = e.event;
+    console.log(count, source, name);
+  });
+  await unlisten();
+  const unlistenOnce = await client.once("ready", (e: IpcEvent) => console.log(e.payload));
+  await unlistenOnce();
+
+  await client.emit("cursor:moved", { x: 1 });
+  await client.emit("cursor:moved", { x: 1 }, { target: "backend" });
+  const target: EmitTarget = { client: 3 };
+  await client.emit("ping", undefined, { target });
+  await client.emit("ping");
+  client.close();
+
+  // Module-level functions on the default client.
+  const r: string = await invoke<string>("greet", { name: "Ada" });
+  await invoke("add", [1, 2], { timeout: 50 });
+  const off = await listen("progress", (e: IpcEvent<number>) => console.log(e.payload.toFixed()));
+  const offOnce = await once("done", () => {});
+  await emit("hello", "world", { target: "all" });
+  await off();
+  await offOnce();
+  console.log(n, greeting, r);
+
+  try {
+    await invoke("fail", { reason: "no" });
+  } catch (err) {
+    if (err instanceof IpcError) {
+      const code: number = err.code;
+      const data: unknown = err.data;
+      const name: "IpcError" = err.name;
+      const message: string = err.message;
+      if (code === ErrorCode.COMMAND_ERROR || code === ErrorCode.TIMEOUT) console.log(data, name, message);
+    }
+  }
+  const e = new IpcError(ErrorCode.CANCELLED, "cancelled", { why: 1 });
+  const c: ErrorCodeValue = ErrorCode.DISCONNECTED;
+  const all: number[] = [
+    ErrorCode.PARSE_ERROR, ErrorCode.INVALID_REQUEST, ErrorCode.METHOD_NOT_FOUND, ErrorCode.INVALID_PARAMS,
+    ErrorCode.INTERNAL_ERROR, ErrorCode.COMMAND_ERROR, ErrorCode.FORBIDDEN, ErrorCode.LIMIT_EXCEEDED,
+    ErrorCode.CANCELLED, ErrorCode.TIMEOUT, ErrorCode.DISCONNECTED,
+  ];
+  console.log(e instanceof Error, c, all);
+}
+
+// @ts-expect-error: clients are made by connect(), not constructed
+new IpcClient();
+// @ts-expect-error: ErrorCode is read-only
+ErrorCode.TIMEOUT = 1;
+// @ts-expect-error: the target must be "all", "backend" or { client }
+emit("x", null, { target: "everyone" });
+
+void main;
