@@ -5,6 +5,12 @@ use ipc_runtime::command;
 use serde::Deserialize;
 use serde_json::Value;
 
+/// Echoes bytes: raw attachments for binary clients, JSON arrays otherwise.
+#[command]
+pub fn echo_bytes(data: Vec<u8>) -> Vec<u8> {
+    data
+}
+
 /// `add(a, b)`, the smallest useful command.
 #[command]
 pub fn add(a: i64, b: i64) -> i64 {

@@ -180,7 +180,7 @@ impl<'de> Deserialize<'de> for EventName {
 
 /// Who receives an emitted event.
 ///
-/// On the wire: `"all"`, `"backend"`, or `{"client": 7}`.
+/// On the wire: `"all"`, `"backend"`, `{"client": 7}` or `{"label": "main"}`.
 ///
 /// ```
 /// use ipc_core::{ClientId, EventTarget};
@@ -189,7 +189,7 @@ impl<'de> Deserialize<'de> for EventName {
 /// let one: EventTarget = serde_json::from_str(r#"{"client":7}"#).unwrap();
 /// assert_eq!(one, EventTarget::Client(ClientId::new(7)));
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EventTarget {
     /// Every Rust listener and every frontend subscribed to the name.
@@ -199,21 +199,25 @@ pub enum EventTarget {
     Backend,
     /// One frontend (if it is subscribed to the name); no Rust listener.
     Client(ClientId),
+    /// The frontends that connected with this label (Tauri's window/webview
+    /// label); no Rust listener.
+    Label(String),
 }
 
 impl EventTarget {
     /// Whether Rust listeners receive an event sent to this target.
-    pub const fn reaches_backend(self) -> bool {
+    pub const fn reaches_backend(&self) -> bool {
         matches!(self, EventTarget::All | EventTarget::Backend)
     }
 
-    /// Whether the frontend `client` receives an event sent to this target
-    /// (provided it subscribed to the event's name).
-    pub fn reaches_client(self, client: ClientId) -> bool {
+    /// Whether the frontend `client`, connected with `label`, receives an event
+    /// sent to this target (provided it subscribed to the event's name).
+    pub fn reaches_client(&self, client: ClientId, label: Option<&str>) -> bool {
         match self {
             EventTarget::All => true,
             EventTarget::Backend => false,
-            EventTarget::Client(target) => target == client,
+            EventTarget::Client(target) => *target == client,
+            EventTarget::Label(target) => label == Some(target.as_str()),
         }
     }
 }
@@ -301,10 +305,19 @@ mod tests {
     fn targets_route_as_documented() {
         let me = ClientId::new(1);
         let other = ClientId::new(2);
-        assert!(EventTarget::All.reaches_backend() && EventTarget::All.reaches_client(me));
-        assert!(EventTarget::Backend.reaches_backend() && !EventTarget::Backend.reaches_client(me));
+        assert!(EventTarget::All.reaches_backend() && EventTarget::All.reaches_client(me, None));
+        assert!(
+            EventTarget::Backend.reaches_backend()
+                && !EventTarget::Backend.reaches_client(me, None)
+        );
         assert!(!EventTarget::Client(me).reaches_backend());
-        assert!(EventTarget::Client(me).reaches_client(me));
-        assert!(!EventTarget::Client(me).reaches_client(other));
+        assert!(EventTarget::Client(me).reaches_client(me, None));
+        assert!(!EventTarget::Client(me).reaches_client(other, None));
+        let main = EventTarget::Label("main".into());
+        assert!(!main.reaches_backend());
+        assert!(main.reaches_client(other, Some("main")));
+        assert!(!main.reaches_client(me, Some("side")) && !main.reaches_client(me, None));
+        let wire: EventTarget = serde_json::from_str(r#"{"label":"main"}"#).unwrap();
+        assert_eq!(wire, main);
     }
 }

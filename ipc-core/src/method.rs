@@ -1,9 +1,9 @@
 //! Reserved method names.
 //!
 //! JSON-RPC reserves every method starting with `rpc.`; the framework reserves
-//! `ipc.` for its own protocol. No user command may use either prefix (the
-//! `#[command]` macro rejects such names at compile time and the registry at
-//! build time).
+//! `ipc.` for its own protocol and `plugin:event|` for Tauri's event plugin. No
+//! user command may use these prefixes (the `#[command]` macro rejects such names
+//! at compile time and the registry at build time).
 
 /// Subscribe the calling connection to an event: params `{"event": name}`.
 pub const LISTEN: &str = "ipc.listen";
@@ -20,8 +20,18 @@ pub const CHANNEL: &str = "ipc.channel";
 /// The OpenRPC description of the commands the caller may invoke.
 pub const DISCOVER: &str = "rpc.discover";
 
-/// Prefixes no user command may take.
-pub const RESERVED_PREFIXES: [&str; 2] = ["rpc.", "ipc."];
+/// Tauri's event plugin: subscribe (`{"event", "target"?, "handler"}` → event id).
+pub const TAURI_LISTEN: &str = "plugin:event|listen";
+/// Tauri's event plugin: drop a subscription (`{"event", "eventId"}`).
+pub const TAURI_UNLISTEN: &str = "plugin:event|unlisten";
+/// Tauri's event plugin: emit to all (`{"event", "payload"?}`).
+pub const TAURI_EMIT: &str = "plugin:event|emit";
+/// Tauri's event plugin: emit to a target (`{"target", "event", "payload"?}`).
+pub const TAURI_EMIT_TO: &str = "plugin:event|emit_to";
+
+/// Prefixes no user command may take: JSON-RPC's, this protocol's, and Tauri's
+/// event plugin's (answered by the runtime for Tauri frontends).
+pub const RESERVED_PREFIXES: [&str; 3] = ["rpc.", "ipc.", "plugin:event|"];
 
 /// Whether `name` falls in a reserved namespace.
 ///
@@ -36,4 +46,32 @@ pub fn is_reserved(name: &str) -> bool {
     RESERVED_PREFIXES
         .iter()
         .any(|prefix| name.starts_with(prefix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_runtime_method_is_reserved() {
+        for name in [
+            LISTEN,
+            UNLISTEN,
+            EMIT,
+            CANCEL,
+            EVENT,
+            CHANNEL,
+            DISCOVER,
+            TAURI_LISTEN,
+            TAURI_UNLISTEN,
+            TAURI_EMIT,
+            TAURI_EMIT_TO,
+        ] {
+            assert!(is_reserved(name), "{name}");
+        }
+        assert!(
+            !is_reserved("plugin:fs|read"),
+            "other Tauri plugins are ordinary command names"
+        );
+    }
 }

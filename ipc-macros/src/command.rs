@@ -118,7 +118,7 @@ fn generate(
         .map(|arg| {
             let owned = arg.owned_ty();
             quote_spanned! {arg.ty_span()=>
-                (&&&__ipc::ArgProbe::<#owned>::NEW).__ipc_arg_kind().slot()
+                (&&&&__ipc::ArgProbe::<#owned>::NEW).__ipc_arg_kind().slot()
             }
         })
         .collect();
@@ -129,7 +129,7 @@ fn generate(
     } else {
         quote! {{
             #[allow(unused_imports)]
-            use __ipc::{InjectKind as _, ParamKind as _, UnsupportedKind as _};
+            use __ipc::{InjectKind as _, ParamKind as _, SpecialKind as _, UnsupportedKind as _};
             (#(#slots,)*)
         }}
     };

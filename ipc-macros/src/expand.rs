@@ -103,7 +103,10 @@ fn encode(output: &ReturnType) -> TokenStream {
         }
     };
     let encode_ok = quote_spanned! {ok_span=>
-        (&&__ipc::OkProbe(&__ipc_v)).__ipc_ok_kind().encode(&__ipc_v, __ipc_out)
+        {
+            let __ipc_kind = (&&__ipc::OkProbe(&__ipc_v)).__ipc_ok_kind();
+            __ipc_kind.encode(__ipc_v, __ipc_out)
+        }
     };
     let convert_err = quote_spanned! {err_span=>
         (&&&&__ipc::ErrProbe(&__ipc_e)).__ipc_err_kind().convert(__ipc_e)
@@ -112,8 +115,8 @@ fn encode(output: &ReturnType) -> TokenStream {
         {
             #[allow(unused_imports)]
             use __ipc::{
-                DataErrKind as _, DescribedErrKind as _, DisplayErrKind as _, InvokeErrKind as _,
-                PlainKind as _, ResultKind as _, SerializeOkKind as _,
+                BytesOkKind as _, DataErrKind as _, DescribedErrKind as _, DisplayErrKind as _,
+                InvokeErrKind as _, PlainKind as _, ResultKind as _, SerializeOkKind as _,
             };
             match (&__ipc_r).__ipc_result_kind().into_result(__ipc_r) {
                 ::core::result::Result::Ok(__ipc_v) => #encode_ok,

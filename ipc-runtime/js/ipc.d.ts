@@ -1,5 +1,10 @@
 // Type declarations for ipc.js, the frontend client of the IPC runtime
 // (JSON-RPC 2.0 over WebSocket; the wire format is docs/protocol.md).
+//
+// Bytes: commands returning `Vec<u8>`/`Bytes` resolve to a `Uint8Array` (a view
+// into the received frame), or to a `number[]` on a connection opened without
+// the `ipc.v1` subprotocol. Binary values at the top level of `invoke`'s args
+// are sent raw; deeper ones as arrays of bytes.
 
 /** JSON-RPC error codes used by the runtime. */
 export declare const ErrorCode: {
@@ -53,8 +58,14 @@ export type UnlistenFn = () => Promise<void>;
 /** Who receives an emitted event. */
 export type EmitTarget = "all" | "backend" | { client: number };
 
-/** Arguments of a command: by name (object) or by position (array). */
-export type InvokeArgs = Record<string, unknown> | readonly unknown[];
+/** Values sent as bytes: any typed array, a DataView, an ArrayBuffer. */
+export type BinaryData = ArrayBuffer | ArrayBufferView;
+
+/**
+ * Arguments of a command: by name (object) or by position (array); binary
+ * args are the command's first positional argument.
+ */
+export type InvokeArgs = Record<string, unknown> | readonly unknown[] | BinaryData;
 
 export interface InvokeOptions {
   /** Milliseconds before the call rejects with TIMEOUT; 0 = none. Default: the client's `timeout`. */
@@ -91,10 +102,51 @@ export interface ConnectOptions {
    * connection: `connect` rejects if that one cannot open.
    */
   reconnect?: boolean | ReconnectOptions;
-  /** WebSocket subprotocols. */
+  /**
+   * WebSocket subprotocols. Default `["ipc.v1"]`, which asks the server for
+   * binary frames; `[]` makes a plain JSON-RPC connection (bytes then arrive
+   * as arrays of numbers).
+   */
   protocols?: string | string[];
   /** Set as the client's `onstatechange` before it starts connecting. */
   onstatechange?: ((state: ConnectionState, previous: ConnectionState) => void) | null;
+  /** Set as the client's `onnotification` before it starts connecting. */
+  onnotification?: NotificationHandler | null;
+}
+
+/**
+ * Sees every notification the server pushes (`ipc.event`, `ipc.channel`, any
+ * other), after the client has handled it, with binary placeholders already
+ * replaced by `Uint8Array`s.
+ */
+export type NotificationHandler = (method: string, params: any) => void;
+
+/**
+ * A stream of messages from a running command (one taking a `Channel<T>`) to
+ * this page. Pass it as an `invoke` argument; messages reach `onmessage` in
+ * the order they were sent, and `ended` resolves once the command has dropped
+ * the channel and every message was delivered.
+ *
+ * A channel serves one call: passing it to a second call rejects that call
+ * with a TypeError. If its call fails before the command runs (unknown
+ * command, bad arguments, ...) or never goes out (timeout, abort), the
+ * channel ends at once.
+ */
+export declare class Channel<T = any> {
+  constructor(onmessage?: ((message: T) => void) | null);
+  /** Unique in the page; the id the server sees. */
+  readonly id: number;
+  /** Called with each message in order; messages arriving while it is null are dropped. */
+  onmessage: ((message: T) => void) | null;
+  /**
+   * Resolves once the command has dropped the channel and every message was
+   * delivered (or its call failed before the command ran); rejects with an
+   * {@link IpcError} DISCONNECTED if the connection closed first (nobody has
+   * to await it).
+   */
+  readonly ended: Promise<void>;
+  /** What a `Channel<T>` argument is on the wire. */
+  toJSON(): `__CHANNEL__:${number}`;
 }
 
 /** A connection to the backend; create one with {@link connect}. */
@@ -106,11 +158,14 @@ export declare class IpcClient {
   readonly state: ConnectionState;
   /** Called whenever `state` changes. */
   onstatechange: ((state: ConnectionState, previous: ConnectionState) => void) | null;
+  /** Called with every notification the server pushes, after the client has handled it. */
+  onnotification: NotificationHandler | null;
 
   /**
-   * Calls a command. Resolves to its result; rejects with an {@link IpcError}
-   * carrying the server's code, message and data (or TIMEOUT, CANCELLED,
-   * DISCONNECTED raised by the client).
+   * Calls a command. Resolves to its result (bytes as a `Uint8Array`); rejects
+   * with an {@link IpcError} carrying the server's code, message and data (or
+   * TIMEOUT, CANCELLED, DISCONNECTED raised by the client). Aborting
+   * `options.signal` cancels the call on the server too.
    */
   invoke<T = any>(cmd: string, args?: InvokeArgs, options?: InvokeOptions): Promise<T>;
   /**
@@ -136,6 +191,13 @@ export declare class IpcClient {
  *   page's `?token=` query parameter.
  */
 export declare function connect(url?: string | URL, options?: ConnectOptions): Promise<IpcClient>;
+
+/**
+ * The URL {@link connect} uses when given none: the page's own
+ * `ws(s)://<host>/ipc`, forwarding its `?token=` query parameter. Throws a
+ * TypeError outside a browser page.
+ */
+export declare function defaultUrl(): string;
 
 /** {@link IpcClient.invoke} on the default client; rejects if `connect()` has not succeeded yet. */
 export declare function invoke<T = any>(cmd: string, args?: InvokeArgs, options?: InvokeOptions): Promise<T>;

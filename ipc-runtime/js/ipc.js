@@ -3,16 +3,32 @@
 // serves it at `/ipc.js`, and it also runs in Node 20 (with
 // `--experimental-websocket`, or given `{ WebSocket }` from the `ws` package).
 //
-//   import { connect, invoke, listen } from "/ipc.js";
+//   import { connect, invoke, listen, Channel } from "/ipc.js";
 //   await connect();                         // ws(s)://<this host>/ipc
 //   const sum = await invoke("add", { a: 1, b: 2 });
 //   const unlisten = await listen("todos:changed", (e) => console.log(e.payload));
+//   const progress = new Channel((m) => console.log(m));   // streams from a command
+//   await invoke("download", { url, onProgress: progress });
+//   await progress.ended;                    // every message delivered
 //
 // Connection state: `client.state` is "connecting" | "open" | "reconnecting" |
 // "closed"; set `client.onstatechange = (state, previous) => ...` (one callback,
 // or pass `onstatechange` to connect()) to follow it. With `reconnect`, calls made
 // while reconnecting wait for the new socket; calls in flight when a socket
 // closes reject with DISCONNECTED; listeners are subscribed again.
+//
+// Binary data: the client offers the subprotocol `ipc.v1`, so commands returning
+// bytes (and channels' `send_bytes`) arrive as `Uint8Array`s, views into the
+// received frame (their `.buffer` is the whole frame: use `slice()` for an
+// ArrayBuffer of their own). Byte arguments (`Uint8Array`, any typed array,
+// `DataView`, `ArrayBuffer`) given at the top level of `invoke`'s args travel
+// raw in one binary frame; deeper ones, and event payloads, as JSON arrays of
+// bytes. Typed arrays always stand for their bytes (a Float32Array of n values
+// is 4n bytes).
+//
+// Everything else arrives through `onnotification(method, params)`, called for
+// every notification the server pushes (after the client has handled it), for
+// code built on top of this client such as ipc-tauri.js.
 
 /** JSON-RPC error codes used by the runtime (docs/protocol.md, "Errors"). */
 export const ErrorCode = Object.freeze({
@@ -69,8 +85,106 @@ function safely(fn, ...args) {
   }
 }
 
-/** The page's own `ws(s)://host/ipc`, forwarding its `?token=` parameter. */
-function defaultUrl() {
+// ---- binary frames (docs/protocol.md, "Binary payloads") ----
+
+/** The subprotocol offered by default: the server then sends bytes as binary frames. */
+const SUBPROTOCOL = "ipc.v1";
+const UTF8_ENCODER = new TextEncoder();
+const UTF8_DECODER = new TextDecoder("utf-8", { fatal: true });
+
+function isArrayBuffer(value) {
+  return value instanceof ArrayBuffer || Object.prototype.toString.call(value) === "[object ArrayBuffer]";
+}
+
+/** A typed array, DataView or ArrayBuffer: a value sent as bytes. */
+function isBinary(value) {
+  return value !== null && typeof value === "object" && (ArrayBuffer.isView(value) || isArrayBuffer(value));
+}
+
+/** The bytes of a binary value, as a Uint8Array view (no copy). */
+function bytesOf(value) {
+  return isArrayBuffer(value) ? new Uint8Array(value) : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+}
+
+/** header length (u32, big-endian) ‖ header JSON ‖ attachment 0 ‖ attachment 1 ‖ … */
+function encodeFrame(headerJson, attachments) {
+  const header = UTF8_ENCODER.encode(headerJson);
+  let size = 4 + header.byteLength;
+  for (const a of attachments) size += a.byteLength;
+  const frame = new Uint8Array(size);
+  new DataView(frame.buffer).setUint32(0, header.byteLength);
+  frame.set(header, 4);
+  let offset = 4 + header.byteLength;
+  for (const a of attachments) {
+    frame.set(a, offset);
+    offset += a.byteLength;
+  }
+  return frame;
+}
+
+/**
+ * Decodes a binary frame into its JSON-RPC message, with every `{"$bytes": i}`
+ * replaced by a Uint8Array view of attachment i. Undefined if the frame does
+ * not follow the layout.
+ */
+function decodeFrame(data) {
+  let bytes;
+  if (isArrayBuffer(data)) bytes = new Uint8Array(data);
+  else if (ArrayBuffer.isView(data)) bytes = bytesOf(data);
+  else return undefined; // e.g. a Blob from a WebSocket that ignored binaryType
+  if (bytes.byteLength < 4) return undefined;
+  const headerLength = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0);
+  if (headerLength > bytes.byteLength - 4) return undefined;
+  let message;
+  try {
+    message = JSON.parse(UTF8_DECODER.decode(bytes.subarray(4, 4 + headerLength)));
+  } catch {
+    return undefined;
+  }
+  if (!message || typeof message !== "object" || Array.isArray(message)) return undefined;
+  const lengths = message.attachments;
+  if (!Array.isArray(lengths)) return undefined;
+  const attachments = [];
+  let offset = 4 + headerLength;
+  for (const length of lengths) {
+    if (!Number.isSafeInteger(length) || length < 0 || length > bytes.byteLength - offset) return undefined;
+    attachments.push(bytes.subarray(offset, offset + length));
+    offset += length;
+  }
+  if (offset !== bytes.byteLength) return undefined;
+  delete message.attachments;
+  try {
+    return revive(message, attachments);
+  } catch {
+    return undefined; // a placeholder names no attachment
+  }
+}
+
+/** Replaces `{"$bytes": i}` placeholders in a parsed JSON value, in place. */
+function revive(value, attachments) {
+  if (value === null || typeof value !== "object") return value;
+  const keys = Object.keys(value);
+  if (!Array.isArray(value) && keys.length === 1 && keys[0] === "$bytes") {
+    const i = value.$bytes;
+    if (!Number.isInteger(i) || i < 0 || i >= attachments.length) throw new RangeError(`no attachment ${i}`);
+    return attachments[i];
+  }
+  for (const key of keys) {
+    const before = value[key];
+    const after = revive(before, attachments);
+    // defineProperty, not assignment: a member named "__proto__" must stay a member.
+    if (after !== before) Object.defineProperty(value, key, { value: after, writable: true, enumerable: true, configurable: true });
+  }
+  return value;
+}
+
+/**
+ * The URL {@link connect} uses when given none: the page's own
+ * `ws(s)://<host>/ipc`, forwarding its `?token=` query parameter. Throws a
+ * TypeError outside a browser page.
+ * @returns {string}
+ */
+export function defaultUrl() {
   const loc = globalThis.location;
   if (!loc || !loc.host) {
     throw new TypeError("ipc: connect() needs a URL (e.g. ws://127.0.0.1:PORT/ipc) outside a browser page");
@@ -80,12 +194,146 @@ function defaultUrl() {
   return `${scheme}://${loc.host}/ipc` + (token === null ? "" : `?token=${encodeURIComponent(token)}`);
 }
 
+// ---- channels (docs/protocol.md, "Channels") ----
+
+const BIND = Symbol("bind"); // these keep Channel's wiring private to this module
+const SENT = Symbol("sent");
+const DELIVER = Symbol("deliver");
+const DROP = Symbol("drop");
+const UNUSED = Symbol("unused");
+
+/** Errors that mean the command never ran, so the server opened no channel. */
+const NOT_RUN = new Set([
+  ErrorCode.PARSE_ERROR,
+  ErrorCode.INVALID_REQUEST,
+  ErrorCode.METHOD_NOT_FOUND,
+  ErrorCode.INVALID_PARAMS,
+  ErrorCode.FORBIDDEN,
+  ErrorCode.LIMIT_EXCEEDED,
+]);
+
+let nextChannelId = 1;
+/** id -> Channel passed to a call and not ended yet, whichever client it went through. */
+const channels = new Map();
+
+/**
+ * A stream of messages from a running command to this page. Pass it as an
+ * argument of `invoke` (it serializes as `"__CHANNEL__:<id>"`); the command
+ * (taking a `Channel<T>`) sends messages, which reach `onmessage` in the order
+ * they were sent. When the command drops its end, `ended` resolves, after
+ * every message has been delivered.
+ *
+ * A channel serves one call: passing it to a second call rejects that call
+ * with a TypeError. If the call fails before its command runs (unknown
+ * command, bad arguments, ...) or never goes out (timeout, abort), the channel
+ * ends at once. If the connection closes before the end arrives, `ended`
+ * rejects with an {@link IpcError} DISCONNECTED (nobody has to await it).
+ */
+export class Channel {
+  /** Unique in this page (a module-level counter); the id sent to the server. */
+  id = nextChannelId++;
+  /**
+   * Resolves once the command has dropped the channel and every message was
+   * delivered (or its call failed before the command ran); rejects with
+   * DISCONNECTED if the connection closed first.
+   * @type {Promise<void>}
+   */
+  ended;
+
+  #onmessage;
+  #next = 0; // index of the next message to deliver
+  #early = new Map(); // index -> message that arrived before its turn
+  #endIndex = -1; // the index of `end` once it arrived
+  #client = null; // the client the channel was passed to
+  #sent = false; // the call carrying it went out on a socket
+  #done = false;
+  #resolve;
+  #reject;
+
+  /** @param {(message: any) => void} [onmessage] */
+  constructor(onmessage) {
+    this.#onmessage = onmessage ?? null;
+    this.ended = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.ended.catch(() => {}); // a rejection nobody awaits is not an error
+  }
+
+  /** Called with each message, in order; messages arriving while it is null are dropped. */
+  get onmessage() {
+    return this.#onmessage;
+  }
+
+  set onmessage(cb) {
+    this.#onmessage = cb ?? null;
+  }
+
+  /** `"__CHANNEL__:<id>"`, what the server expects for a `Channel<T>` argument. */
+  toJSON() {
+    return `__CHANNEL__:${this.id}`;
+  }
+
+  /** Ties the channel to the client whose call carries it. */
+  [BIND](client) {
+    if (this.#done) throw new TypeError(`ipc: channel ${this.id} has ended; create a new Channel`);
+    if (this.#client) throw new TypeError(`ipc: channel ${this.id} is already in use by a call; create a new Channel`);
+    this.#client = client;
+    channels.set(this.id, this);
+  }
+
+  [SENT]() {
+    this.#sent = true;
+  }
+
+  /** An `ipc.channel` push for this id, received by `client`. */
+  [DELIVER](client, params) {
+    const { index } = params;
+    if (client !== this.#client || this.#done || !Number.isInteger(index) || index < this.#next) return;
+    if (params.end === true) this.#endIndex = index;
+    else if ("message" in params) this.#early.set(index, params.message);
+    while (this.#early.has(this.#next)) {
+      const message = this.#early.get(this.#next);
+      this.#early.delete(this.#next++);
+      if (typeof this.#onmessage === "function") safely(this.#onmessage, message);
+    }
+    if (this.#endIndex !== -1 && this.#next >= this.#endIndex) {
+      this.#finish();
+      this.#resolve();
+    }
+  }
+
+  /**
+   * `client`'s connection is gone: drop the channel if it is tied to it (and,
+   * with `onlySent`, if its call went out on that connection).
+   */
+  [DROP](client, onlySent, why) {
+    if (this.#client !== client || this.#done || (onlySent && !this.#sent)) return;
+    this.#finish();
+    this.#reject(new IpcError(ErrorCode.DISCONNECTED, `ipc: channel ${this.id} closed before its end: ${why}`));
+  }
+
+  /** Its call failed before the command ran, or never went out: no message will come. */
+  [UNUSED](client) {
+    if (this.#client !== client || this.#done) return;
+    this.#finish();
+    this.#resolve();
+  }
+
+  #finish() {
+    this.#done = true;
+    this.#early.clear();
+    if (channels.get(this.id) === this) channels.delete(this.id);
+  }
+}
+
 /**
  * A connection to the backend. Create one with {@link connect}.
  *
  * `state` is "connecting" | "open" | "reconnecting" | "closed". Assign
  * `onstatechange = (state, previous) => ...` (or pass `onstatechange` to
- * `connect`) to be told when it changes.
+ * `connect`) to be told when it changes, and `onnotification = (method,
+ * params) => ...` to see every notification the server pushes.
  */
 export class IpcClient {
   #url;
@@ -97,8 +345,8 @@ export class IpcClient {
   #socket = null;
   #state = "connecting";
   #nextId = 1;
-  #pending = new Map(); // request id -> { method, resolve, reject, sent, cleanup }
-  #outbox = []; // [id, text] of requests made while not open, sent on (re)open
+  #pending = new Map(); // request id -> { method, resolve, reject, sent, channels, cleanup }
+  #outbox = []; // [id, data] of requests made while not open, sent on (re)open
   #callbacks = new Map(); // event name -> Set of { cb, once }
   #subs = new Map(); // event name -> Promise of this connection's `ipc.listen`
   #unsubs = new Map(); // event name -> Promise of an `ipc.unlisten` in flight
@@ -107,6 +355,13 @@ export class IpcClient {
 
   /** Called with `(state, previous)` whenever `state` changes. */
   onstatechange = null;
+
+  /**
+   * Called with `(method, params)` for every notification the server pushes
+   * (`ipc.event`, `ipc.channel`, and any other), after the client has handled
+   * it; binary placeholders are already replaced by Uint8Arrays.
+   */
+  onnotification = null;
 
   /** @internal Use {@link connect}. */
   constructor(url, options = {}) {
@@ -119,11 +374,12 @@ export class IpcClient {
     }
     this.#url = String(url);
     this.#WebSocket = WS;
-    this.#protocols = options.protocols;
+    this.#protocols = options.protocols ?? [SUBPROTOCOL];
     this.#timeout = options.timeout ?? 0;
     const r = options.reconnect;
     this.#backoff = r ? { ...DEFAULT_BACKOFF, ...(typeof r === "object" ? r : {}) } : null;
     this.onstatechange = options.onstatechange ?? null;
+    this.onnotification = options.onnotification ?? null;
   }
 
   /** The WebSocket URL this client connects to. */
@@ -147,16 +403,21 @@ export class IpcClient {
   /**
    * Calls a command.
    * @param {string} cmd the command name.
-   * @param {object | unknown[]} [args] arguments by name (object) or by position (array).
+   * @param {object | unknown[] | ArrayBuffer | ArrayBufferView} [args] arguments
+   *   by name (object) or by position (array). Binary values among them (typed
+   *   arrays, DataView, ArrayBuffer) are sent raw, in one binary frame; binary
+   *   `args` themselves are the first positional argument. A {@link Channel}
+   *   argument streams messages back.
    * @param {{ timeout?: number, signal?: AbortSignal }} [options] `timeout` in ms
    *   (0 = none; default: the client's), `signal` to cancel the call.
-   * @returns {Promise<any>} the command's result; rejects with an {@link IpcError}.
+   * @returns {Promise<any>} the command's result (bytes as a Uint8Array); rejects
+   *   with an {@link IpcError}.
    */
   invoke(cmd, args = {}, options = {}) {
     if (args === null || typeof args !== "object") {
       return Promise.reject(new TypeError(`ipc: the args of \`${cmd}\` must be an object or an array`));
     }
-    return this.#request(cmd, args, options);
+    return this.#request(cmd, args, options, true);
   }
 
   /**
@@ -194,6 +455,7 @@ export class IpcClient {
     this.#socket = null;
     this.#setState("closed");
     this.#failPending(() => true, "the client was closed");
+    this.#dropChannels(false, "the client was closed");
     this.#openWaiter?.reject(new IpcError(ErrorCode.DISCONNECTED, "ipc: the client was closed while connecting"));
     this.#openWaiter = null;
     try {
@@ -205,14 +467,16 @@ export class IpcClient {
 
   // ---- requests ----
 
-  #request(method, params, { timeout = this.#timeout, signal } = {}) {
+  /** `attach`: send binary top-level params as attachments (commands only). */
+  #request(method, params, { timeout = this.#timeout, signal } = {}, attach = false) {
     return new Promise((resolve, reject) => {
       if (this.#state === "closed") {
         throw new IpcError(ErrorCode.DISCONNECTED, `ipc: cannot call \`${method}\`: the client is closed`);
       }
       if (signal?.aborted) throw new IpcError(ErrorCode.CANCELLED, `ipc: \`${method}\` was cancelled`);
       const id = this.#nextId++;
-      const text = JSON.stringify({ jsonrpc: "2.0", id, method, params });
+      const { data, channels } = encodeRequest(id, method, params, attach);
+      channels.forEach((channel) => channel[BIND](this)); // throws if one is in use or ended
       let timer;
       const onAbort = () => {
         if (entry.sent) this.#notify("ipc.cancel", { id });
@@ -223,6 +487,7 @@ export class IpcClient {
         resolve,
         reject,
         sent: false,
+        channels,
         cleanup() {
           clearTimeout(timer);
           signal?.removeEventListener("abort", onAbort);
@@ -237,17 +502,18 @@ export class IpcClient {
         }, timeout);
       }
       signal?.addEventListener("abort", onAbort, { once: true });
-      if (this.#state === "open") this.#send(id, text);
-      else this.#outbox.push([id, text]);
+      if (this.#state === "open") this.#send(id, data);
+      else this.#outbox.push([id, data]);
     });
   }
 
-  #send(id, text) {
+  #send(id, data) {
     const entry = this.#pending.get(id);
     if (!entry) return; // timed out or cancelled while waiting for the socket
     entry.sent = true;
+    for (const channel of entry.channels) channel[SENT]();
     try {
-      this.#socket.send(text);
+      this.#socket.send(data);
     } catch (err) {
       this.#settle(id)?.reject(new IpcError(ErrorCode.DISCONNECTED, `ipc: could not send \`${entry.method}\`: ${err.message}`));
     }
@@ -268,7 +534,13 @@ export class IpcClient {
     if (!entry) return undefined;
     this.#pending.delete(id);
     entry.cleanup();
+    if (!entry.sent) this.#endChannels(entry); // the server never saw them
     return entry;
+  }
+
+  /** Ends the channels of a call that never reached its command. */
+  #endChannels(entry) {
+    for (const channel of entry.channels) channel[UNUSED](this);
   }
 
   #failPending(which, why) {
@@ -329,7 +601,8 @@ export class IpcClient {
   }
 
   #dispatch(params) {
-    if (!params || typeof params !== "object") return;
+    // A push carrying `handler` belongs to a `plugin:event|listen` subscription (ipc-tauri.js).
+    if (!params || typeof params !== "object" || "handler" in params) return;
     const set = this.#callbacks.get(params.event);
     if (!set) return;
     const event = { event: params.event, payload: params.payload, source: params.source };
@@ -338,6 +611,18 @@ export class IpcClient {
       if (entry.once) this.#removeListener(params.event, entry);
       safely(entry.cb, event);
     }
+  }
+
+  // ---- channels ----
+
+  #deliver(params) {
+    if (!params || typeof params !== "object") return;
+    channels.get(params.channel)?.[DELIVER](this, params);
+  }
+
+  /** Drops this client's channels (with `onlySent`, those whose call went out). */
+  #dropChannels(onlySent, why) {
+    for (const channel of [...channels.values()]) channel[DROP](this, onlySent, why);
   }
 
   // ---- the socket ----
@@ -352,9 +637,8 @@ export class IpcClient {
   #openSocket() {
     let socket;
     try {
-      socket = this.#protocols === undefined
-        ? new this.#WebSocket(this.#url)
-        : new this.#WebSocket(this.#url, this.#protocols);
+      socket = new this.#WebSocket(this.#url, this.#protocols);
+      socket.binaryType = "arraybuffer"; // binary frames as ArrayBuffers (not Blobs or Buffers)
     } catch (err) {
       this.#onClose(null, { code: 0, reason: err.message });
       return;
@@ -386,27 +670,35 @@ export class IpcClient {
     }
     const outbox = this.#outbox;
     this.#outbox = [];
-    for (const [id, text] of outbox) this.#send(id, text);
+    for (const [id, data] of outbox) this.#send(id, data);
   }
 
   #onMessage(data) {
-    if (typeof data !== "string") return; // the protocol speaks text frames only
     let msg;
-    try {
-      msg = JSON.parse(data);
-    } catch {
-      return;
+    if (typeof data === "string") {
+      try {
+        msg = JSON.parse(data);
+      } catch {
+        return;
+      }
+    } else {
+      msg = decodeFrame(data);
+      if (msg === undefined) return; // a malformed binary frame
     }
     for (const m of Array.isArray(msg) ? msg : [msg]) {
       if (!m || typeof m !== "object") continue;
       if (typeof m.method === "string") {
         if (m.method === "ipc.event") this.#dispatch(m.params);
-        continue; // other notifications (e.g. ipc.channel) are not handled here
+        else if (m.method === "ipc.channel") this.#deliver(m.params);
+        if (typeof this.onnotification === "function") safely(this.onnotification, m.method, m.params);
+        continue;
       }
       const entry = this.#settle(m.id);
       if (!entry) continue; // unknown, timed out or cancelled
-      if (m.error) entry.reject(new IpcError(m.error.code, m.error.message, m.error.data));
-      else entry.resolve(m.result);
+      if (m.error) {
+        if (NOT_RUN.has(m.error.code)) this.#endChannels(entry);
+        entry.reject(new IpcError(m.error.code, m.error.message, m.error.data));
+      } else entry.resolve(m.result);
     }
   }
 
@@ -425,17 +717,49 @@ export class IpcClient {
       this.#subs.clear(); // the server dropped this connection's subscriptions
       this.#unsubs.clear();
     }
+    const why = `the connection to ${this.#url} closed (${detail})`;
     if (!this.#backoff) {
       this.#setState("closed");
-      this.#failPending(() => true, `the connection to ${this.#url} closed (${detail}) before the response arrived`);
+      this.#failPending(() => true, `${why} before the response arrived`);
+      this.#dropChannels(false, why);
       return;
     }
-    this.#failPending((e) => e.sent, `the connection to ${this.#url} closed (${detail}) before the response arrived`);
+    this.#failPending((e) => e.sent, `${why} before the response arrived`);
+    this.#dropChannels(true, why);
     this.#setState("reconnecting");
     const { delayMs, maxDelayMs } = this.#backoff;
     this.#delay = this.#delay === 0 ? delayMs : Math.min(this.#delay * 2, maxDelayMs);
     this.#retryTimer = setTimeout(() => this.#openSocket(), this.#delay);
   }
+}
+
+/**
+ * A request as a text frame, or as one binary frame when `attach` and binary
+ * values are among the top-level params (or are the params). Returns the
+ * frame and the {@link Channel}s found anywhere in the params.
+ */
+function encodeRequest(id, method, params, attach) {
+  const attachments = [];
+  if (attach) {
+    const placeholder = (value) => ({ $bytes: attachments.push(bytesOf(value)) - 1 });
+    const swap = (value) => (isBinary(value) ? placeholder(value) : value);
+    if (isBinary(params)) params = [placeholder(params)];
+    else if (Array.isArray(params)) {
+      if (params.some(isBinary)) params = params.map(swap);
+    } else if (Object.values(params).some(isBinary)) {
+      params = Object.fromEntries(Object.entries(params).map(([key, value]) => [key, swap(value)]));
+    }
+  }
+  const channels = new Set();
+  const message = { jsonrpc: "2.0", id, method, params };
+  if (attachments.length > 0) message.attachments = attachments.map((a) => a.byteLength);
+  const json = JSON.stringify(message, function (key, value) {
+    const original = this[key]; // before toJSON (a Channel's, a Buffer's)
+    if (original instanceof Channel) channels.add(original);
+    else if (isBinary(original)) return Array.from(bytesOf(original)); // deeper bytes: a JSON array
+    return value;
+  });
+  return { data: attachments.length > 0 ? encodeFrame(json, attachments) : json, channels: [...channels] };
 }
 
 let defaultClient = null;
@@ -450,8 +774,10 @@ let defaultClient = null;
  *   with the page's `?token=` query parameter forwarded.
  * @param {object} [options] `WebSocket` constructor (default globalThis.WebSocket),
  *   `timeout` (default invoke timeout in ms, default none), `reconnect`
- *   (boolean or `{ delayMs, maxDelayMs }`, default false), `protocols`,
- *   `onstatechange`.
+ *   (boolean or `{ delayMs, maxDelayMs }`, default false), `protocols`
+ *   (default `["ipc.v1"]`, which asks for binary frames; `[]` for plain
+ *   JSON-RPC, bytes then arrive as arrays of numbers), `onstatechange`,
+ *   `onnotification`.
  * @returns {Promise<IpcClient>}
  */
 export async function connect(url, options = {}) {

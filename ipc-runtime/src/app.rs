@@ -128,7 +128,7 @@ impl App {
     ) -> Result<(), EmitError> {
         EventName::validate(event)?;
         let payload: Arc<RawValue> = serde_json::value::to_raw_value(payload)?.into();
-        self.deliver_event(event, &payload, &self.inner.backend, target);
+        self.deliver_event(event, &payload, &self.inner.backend, &target);
         Ok(())
     }
 
@@ -138,7 +138,7 @@ impl App {
         event: &str,
         payload: &Arc<RawValue>,
         source: &Caller,
-        target: EventTarget,
+        target: &EventTarget,
     ) {
         self.inner
             .events
@@ -169,7 +169,7 @@ impl App {
             Some(raw) => raw.to_owned().into(),
             None => RawValue::NULL.to_owned().into(),
         };
-        self.deliver_event(event, &payload, caller, target);
+        self.deliver_event(event, &payload, caller, &target);
         Ok(())
     }
 

@@ -1,33 +1,35 @@
 //! A connection: one frontend's session with the app, independent of the
 //! transport that carries it.
 //!
-//! A transport (the WebSocket server, or anything else that moves text
-//! messages) calls [`App::connect`], feeds every incoming message to
-//! [`Connection::handle_text`], and writes out whatever the [`Outbox`] yields:
-//! responses, in completion order, and pushed events, in emit order.
+//! A transport (the WebSocket server, or anything else that moves messages)
+//! calls [`App::connect`], feeds every incoming message to
+//! [`Connection::handle_text`] (or [`Connection::handle_binary`]), and writes
+//! out whatever the [`Outbox`] yields: responses in completion order, pushed
+//! events and channel messages in the order they were produced.
 //!
 //! Flow control: at most `max_in_flight` async calls run per connection;
 //! `handle_text` waits for a free slot, so a transport that awaits it stops
-//! reading from a client that floods it. Responses wait for room in the outbox
-//! (a slow reader slows its own calls down, nobody else's). Events never wait:
-//! when a client's outbox is full, the event is dropped for that client and
-//! counted ([`Connection::dropped_events`]).
+//! reading from a client that floods it. Responses and channel messages wait
+//! for room in the outbox (a slow reader slows its own calls down, nobody
+//! else's). Events never wait: when a client's outbox is full, the event is
+//! dropped for that client and counted ([`Connection::dropped_events`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use ipc_core::{ClientId, EventName};
+use ipc_core::{ClientId, ErrorObject, EventName, codes};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::AbortHandle;
 use tokio_util::task::TaskTracker;
 
 use crate::App;
+use crate::binary;
 use crate::context::Caller;
-use crate::dispatch::Reply;
+use crate::dispatch::{Reply, error_response};
 use crate::events::ListenerId;
 
 /// Settings of one connection.
@@ -36,6 +38,11 @@ use crate::events::ListenerId;
 pub struct ConnectOptions {
     /// The `Origin` the client presented (browsers always send one).
     pub origin: Option<String>,
+    /// The client's label (Tauri's window label), addressed by `EventTarget::Label`.
+    pub label: Option<String>,
+    /// Whether the client accepts binary frames (byte results become raw
+    /// attachments instead of JSON arrays).
+    pub binary: bool,
     /// How many async calls may run at once before `handle_text` waits (default 64).
     pub max_in_flight: usize,
     /// How many outgoing messages may wait for the transport (default 256).
@@ -46,6 +53,8 @@ impl Default for ConnectOptions {
     fn default() -> Self {
         ConnectOptions {
             origin: None,
+            label: None,
+            binary: false,
             max_in_flight: 64,
             outbox_capacity: 256,
         }
@@ -60,6 +69,34 @@ impl ConnectOptions {
             ..Self::default()
         }
     }
+
+    /// These options, for a client that accepts binary frames.
+    #[must_use]
+    pub fn binary(mut self, binary: bool) -> Self {
+        self.binary = binary;
+        self
+    }
+
+    /// These options, with a label.
+    #[must_use]
+    pub fn label(mut self, label: Option<String>) -> Self {
+        self.label = label;
+        self
+    }
+
+    /// These options, with another in-flight limit.
+    #[must_use]
+    pub fn max_in_flight(mut self, calls: usize) -> Self {
+        self.max_in_flight = calls;
+        self
+    }
+
+    /// These options, with another outbox capacity.
+    #[must_use]
+    pub fn outbox_capacity(mut self, messages: usize) -> Self {
+        self.outbox_capacity = messages;
+        self
+    }
 }
 
 /// Something to send to the client.
@@ -68,14 +105,45 @@ impl ConnectOptions {
 pub enum Outbound {
     /// A JSON-RPC message (UTF-8 text).
     Text(Bytes),
+    /// A binary frame: `head` (length prefix and JSON header) then `body` (the
+    /// one attachment). Kept apart so the body is never copied.
+    Binary {
+        /// Length prefix and header.
+        head: Bytes,
+        /// The attachment.
+        body: Bytes,
+    },
 }
 
 impl Outbound {
-    /// The message text.
+    pub(crate) fn text(text: Vec<u8>) -> Self {
+        Outbound::Text(Bytes::from(text))
+    }
+
+    /// A binary frame from an unterminated JSON message and its attachment.
+    pub(crate) fn binary(open_message: &[u8], body: Bytes) -> Self {
+        Outbound::Binary {
+            head: binary::encode_head(open_message, body.len()),
+            body,
+        }
+    }
+
+    /// The JSON-RPC message: the whole text, or a binary frame's header.
     pub fn as_str(&self) -> &str {
+        // Built from `String`s and checked headers only, so always UTF-8.
         match self {
-            // Built from `String`s only, so always UTF-8.
             Outbound::Text(bytes) => std::str::from_utf8(bytes).unwrap_or(""),
+            Outbound::Binary { head, .. } => {
+                std::str::from_utf8(head.get(4..).unwrap_or(&[])).unwrap_or("")
+            }
+        }
+    }
+
+    /// A binary frame's attachment.
+    pub fn attachment(&self) -> Option<&Bytes> {
+        match self {
+            Outbound::Text(_) => None,
+            Outbound::Binary { body, .. } => Some(body),
         }
     }
 }
@@ -99,28 +167,78 @@ impl Outbox {
     }
 }
 
-/// The part of a connection the event bus and running calls hold on to.
+#[derive(Default)]
+struct Subscriptions {
+    /// `ipc.listen`: one per event name.
+    by_name: HashMap<EventName, ListenerId>,
+    /// `plugin:event|listen`: one per Tauri listener.
+    tauri: HashSet<ListenerId>,
+}
+
+#[derive(Default)]
+struct Calls {
+    next: u64,
+    running: HashMap<u64, Running>,
+}
+
+struct Running {
+    /// The request id as the request wrote it (`ipc.cancel` names it).
+    request: Option<Box<str>>,
+    abort: AbortHandle,
+}
+
+/// The part of a connection the event bus, channels and running calls hold on to.
 pub(crate) struct Session {
     pub(crate) caller: Caller,
+    binary: bool,
     outbound: mpsc::Sender<Outbound>,
-    subscriptions: Mutex<HashMap<EventName, ListenerId>>,
+    subscriptions: Mutex<Subscriptions>,
+    calls: Mutex<Calls>,
+    /// Ids of the channels currently open on this connection.
+    channels: Mutex<HashSet<u64>>,
     dropped_events: AtomicU64,
 }
 
 impl Session {
+    /// Marks channel `id` open; `false` if it already is (two calls may not
+    /// stream into one channel).
+    pub(crate) fn open_channel(&self, id: u64) -> bool {
+        self.channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id)
+    }
+
+    /// Marks channel `id` closed, so its id may be used again.
+    pub(crate) fn close_channel(&self, id: u64) {
+        self.channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+    }
+
     pub(crate) fn client_id(&self) -> ClientId {
         self.caller.client_id()
     }
 
-    /// Queues a response, waiting for room.
-    pub(crate) async fn send(&self, text: String) {
-        // A closed outbox means the client is gone; the response has no reader.
-        let _ = self.outbound.send(Outbound::Text(Bytes::from(text))).await;
+    /// Whether the client accepts binary frames.
+    pub(crate) fn binary(&self) -> bool {
+        self.binary
+    }
+
+    /// Whether the client can still receive.
+    pub(crate) fn is_open(&self) -> bool {
+        !self.outbound.is_closed()
+    }
+
+    /// Queues a message, waiting for room; `false` if the client is gone.
+    pub(crate) async fn send_outbound(&self, message: Outbound) -> bool {
+        self.outbound.send(message).await.is_ok()
     }
 
     /// Queues an event without waiting; drops it if the outbox is full.
-    pub(crate) fn push_event(&self, frame: &Bytes) {
-        match self.outbound.try_send(Outbound::Text(frame.clone())) {
+    pub(crate) fn push_event(&self, message: Outbound) {
+        match self.outbound.try_send(message) {
             Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
                 let dropped = self.dropped_events.fetch_add(1, Ordering::Relaxed) + 1;
@@ -131,63 +249,132 @@ impl Session {
         }
     }
 
+    /// Queues a message from a context that cannot wait (a destructor): now if
+    /// there is room, else from a task.
+    pub(crate) fn push_final(self: &Arc<Self>, message: Outbound) {
+        if let Err(mpsc::error::TrySendError::Full(message)) = self.outbound.try_send(message)
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let sender = self.outbound.clone();
+            runtime.spawn(async move {
+                let _ = sender.send(message).await;
+            });
+        }
+    }
+
     /// Subscribes to `name` (once per name), returning the subscription id.
     pub(crate) fn subscribe(self: &Arc<Self>, app: &App, name: EventName) -> ListenerId {
-        let mut subscriptions = self.subscriptions.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(id) = subscriptions.get(&name) {
+        let mut subscriptions = self.lock_subscriptions();
+        if let Some(id) = subscriptions.by_name.get(&name) {
             return *id;
         }
         let id = app
             .inner
             .events
-            .listen_client(name.clone(), Arc::clone(self));
-        subscriptions.insert(name, id);
+            .listen_client(name.clone(), Arc::clone(self), None);
+        subscriptions.by_name.insert(name, id);
         id
     }
 
     /// Drops the subscription to `name`; `false` if there was none.
     pub(crate) fn unsubscribe_name(&self, app: &App, name: &str) -> bool {
-        let removed = self
-            .subscriptions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(name);
+        let removed = self.lock_subscriptions().by_name.remove(name);
         removed.is_some_and(|id| app.inner.events.unlisten(id))
     }
 
     /// Drops the subscription with this id; `false` if there was none.
     pub(crate) fn unsubscribe_id(&self, app: &App, id: u64) -> bool {
-        let mut subscriptions = self.subscriptions.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(name) = subscriptions
+        let mut subscriptions = self.lock_subscriptions();
+        let name = subscriptions
+            .by_name
             .iter()
             .find(|(_, listener)| listener.get() == id)
-            .map(|(name, _)| name.clone())
-        else {
+            .map(|(name, _)| name.clone());
+        let Some(name) = name else {
             return false;
         };
-        subscriptions.remove(&name);
+        subscriptions.by_name.remove(&name);
         drop(subscriptions);
         app.inner.events.unlisten(ListenerId::from_raw(id))
     }
 
+    /// A Tauri listener (`plugin:event|listen`): its own subscription, whose
+    /// events carry its id and callback id.
+    pub(crate) fn tauri_listen(
+        self: &Arc<Self>,
+        app: &App,
+        name: EventName,
+        handler: u64,
+    ) -> ListenerId {
+        let id = app
+            .inner
+            .events
+            .listen_client(name, Arc::clone(self), Some(handler));
+        self.lock_subscriptions().tauri.insert(id);
+        id
+    }
+
+    /// Removes one of this connection's Tauri listeners; `false` if it has no such listener.
+    pub(crate) fn tauri_unlisten(&self, app: &App, id: u64) -> bool {
+        let id = ListenerId::from_raw(id);
+        let owned = self.lock_subscriptions().tauri.remove(&id);
+        owned && app.inner.events.unlisten(id)
+    }
+
     pub(crate) fn subscription_count(&self) -> usize {
-        self.subscriptions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .len()
+        let subscriptions = self.lock_subscriptions();
+        subscriptions.by_name.len() + subscriptions.tauri.len()
     }
 
     fn unsubscribe_all(&self, app: &App) {
-        let all: Vec<ListenerId> = self
-            .subscriptions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain()
-            .map(|(_, id)| id)
-            .collect();
+        let all: Vec<ListenerId> = {
+            let mut subscriptions = self.lock_subscriptions();
+            let mut all: Vec<ListenerId> =
+                subscriptions.by_name.drain().map(|(_, id)| id).collect();
+            all.extend(subscriptions.tauri.drain());
+            all
+        };
         for id in all {
             app.inner.events.unlisten(id);
         }
+    }
+
+    fn lock_subscriptions(&self) -> std::sync::MutexGuard<'_, Subscriptions> {
+        self.subscriptions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_calls(&self) -> std::sync::MutexGuard<'_, Calls> {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Cancels the running call whose request id is `request` (as written);
+    /// `false` if there is none.
+    pub(crate) fn cancel(&self, request: &str) -> bool {
+        let mut calls = self.lock_calls();
+        let key = calls
+            .running
+            .iter()
+            .find(|(_, running)| running.request.as_deref() == Some(request))
+            .map(|(key, _)| *key);
+        match key.and_then(|key| calls.running.remove(&key)) {
+            Some(running) => {
+                running.abort.abort();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn in_flight(&self) -> usize {
+        self.lock_calls().running.len()
+    }
+
+    fn abort_all(&self) -> usize {
+        let running: Vec<Running> = self.lock_calls().running.drain().map(|(_, r)| r).collect();
+        for call in &running {
+            call.abort.abort();
+        }
+        running.len()
     }
 }
 
@@ -213,8 +400,6 @@ pub struct Connection {
     app: App,
     session: Arc<Session>,
     tasks: TaskTracker,
-    running: Arc<Mutex<HashMap<u64, AbortHandle>>>,
-    next_task: AtomicU64,
     in_flight: Arc<Semaphore>,
 }
 
@@ -223,19 +408,19 @@ impl App {
     pub fn connect(&self, options: ConnectOptions) -> (Connection, Outbox) {
         let client = ClientId::new(self.inner.next_client.fetch_add(1, Ordering::Relaxed));
         let (sender, receiver) = mpsc::channel(options.outbox_capacity.max(1));
-        let caller = Caller::new(client, options.origin);
         let session = Arc::new(Session {
-            caller,
+            caller: Caller::with_label(client, options.origin, options.label),
+            binary: options.binary,
             outbound: sender,
-            subscriptions: Mutex::new(HashMap::new()),
+            subscriptions: Mutex::new(Subscriptions::default()),
+            calls: Mutex::new(Calls::default()),
+            channels: Mutex::new(HashSet::new()),
             dropped_events: AtomicU64::new(0),
         });
         let connection = Connection {
             app: self.clone(),
             session,
             tasks: TaskTracker::new(),
-            running: Arc::new(Mutex::new(HashMap::new())),
-            next_task: AtomicU64::new(0),
             in_flight: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
         };
         connection.emit_lifecycle("ipc:connected");
@@ -258,45 +443,72 @@ impl Connection {
     /// are answered before this returns; async ones are started (after waiting
     /// for a free in-flight slot) and answer when they finish.
     pub async fn handle_text(&self, text: &str) {
-        match self
+        let reply = self
             .app
-            .dispatch_text(text, &self.session.caller, Some(&self.session))
-        {
+            .dispatch_text(text, &self.session.caller, Some(&self.session));
+        self.handle_reply(reply).await;
+    }
+
+    /// Handles one incoming binary frame (see `docs/protocol.md`, "Binary
+    /// payloads"); a malformed one is answered with -32600.
+    pub async fn handle_binary(&self, frame: Bytes) {
+        let reply = match binary::decode(frame) {
+            Ok(message) => self.app.dispatch_binary(&message, &self.session),
+            Err(why) => {
+                let error = ErrorObject::new(
+                    codes::INVALID_REQUEST,
+                    format!("invalid binary frame: {why}"),
+                );
+                Reply::Ready(Outbound::text(error_response(None, &error).into_bytes()))
+            }
+        };
+        self.handle_reply(reply).await;
+    }
+
+    async fn handle_reply(&self, reply: Reply) {
+        match reply {
             Reply::None => {}
-            Reply::Ready(reply) => self.session.send(reply).await,
-            Reply::Pending(future) => {
+            Reply::Ready(message) => {
+                self.session.send_outbound(message).await;
+            }
+            Reply::Pending { request, future } => {
                 let Ok(permit) = Arc::clone(&self.in_flight).acquire_owned().await else {
                     return;
                 };
                 let session = Arc::clone(&self.session);
-                let running = Arc::clone(&self.running);
-                let key = self.next_task.fetch_add(1, Ordering::Relaxed);
                 // Spawn under the lock, so the task's own removal comes after the insert.
-                let mut table = self.running.lock().unwrap_or_else(|p| p.into_inner());
+                let mut calls = self.session.lock_calls();
+                let key = calls.next;
+                calls.next += 1;
                 let task = self.tasks.spawn(async move {
-                    if let Some(reply) = future.await {
-                        session.send(reply).await;
+                    if let Some(message) = future.await {
+                        session.send_outbound(message).await;
                     }
-                    running
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .remove(&key);
+                    session.lock_calls().running.remove(&key);
                     drop(permit);
                 });
-                table.insert(key, task.abort_handle());
+                calls.running.insert(
+                    key,
+                    Running {
+                        request,
+                        abort: task.abort_handle(),
+                    },
+                );
             }
         }
     }
 
     /// Queues a message that is not the answer to a call (a transport-level error).
-    #[cfg(feature = "ws")]
-    pub(crate) async fn send_raw(&self, text: String) {
-        self.session.send(text).await;
+    pub async fn send_error(&self, error: &ErrorObject) {
+        let text = error_response(None, error);
+        self.session
+            .send_outbound(Outbound::text(text.into_bytes()))
+            .await;
     }
 
     /// How many async calls are running.
     pub fn in_flight(&self) -> usize {
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.session.in_flight()
     }
 
     /// How many events were dropped because the client did not read fast enough.
@@ -304,7 +516,7 @@ impl Connection {
         self.session.dropped_events.load(Ordering::Relaxed)
     }
 
-    /// How many event names the client subscribed to.
+    /// How many subscriptions the client holds.
     pub fn subscriptions(&self) -> usize {
         self.session.subscription_count()
     }
@@ -329,18 +541,9 @@ impl Connection {
             .await
             .is_err()
         {
-            let running: Vec<AbortHandle> = self
-                .running
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .drain()
-                .map(|(_, handle)| handle)
-                .collect();
-            for handle in &running {
-                handle.abort();
-            }
+            let cancelled = self.session.abort_all();
             self.tasks.wait().await;
-            running.len()
+            cancelled
         } else {
             0
         };
@@ -361,7 +564,7 @@ impl Connection {
             event,
             &payload,
             &self.app.inner.backend,
-            ipc_core::EventTarget::All,
+            &ipc_core::EventTarget::All,
         );
     }
 }

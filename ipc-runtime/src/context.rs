@@ -3,9 +3,11 @@
 use std::fmt;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use ipc_core::ClientId;
 
 use crate::App;
+use crate::connection::Session;
 
 /// The identity of whoever sent a request or emitted an event.
 ///
@@ -33,12 +35,23 @@ pub struct Caller(Arc<CallerInfo>);
 struct CallerInfo {
     client: ClientId,
     origin: Option<String>,
+    label: Option<String>,
 }
 
 impl Caller {
     /// A caller with this id and, for browser connections, the page's origin.
     pub fn new(client: ClientId, origin: Option<String>) -> Self {
-        Caller(Arc::new(CallerInfo { client, origin }))
+        Self::with_label(client, origin, None)
+    }
+
+    /// A caller that also has a label (Tauri's window label; `?label=` on the
+    /// WebSocket URL), which `EventTarget::Label` addresses.
+    pub fn with_label(client: ClientId, origin: Option<String>, label: Option<String>) -> Self {
+        Caller(Arc::new(CallerInfo {
+            client,
+            origin,
+            label,
+        }))
     }
 
     /// The Rust backend itself.
@@ -56,6 +69,11 @@ impl Caller {
         self.0.origin.as_deref()
     }
 
+    /// The connection's label, if it gave one.
+    pub fn label(&self) -> Option<&str> {
+        self.0.label.as_deref()
+    }
+
     /// Whether this is the backend rather than a frontend.
     pub fn is_backend(&self) -> bool {
         self.0.client.is_backend()
@@ -67,6 +85,7 @@ impl fmt::Debug for Caller {
         f.debug_struct("Caller")
             .field("client", &self.0.client)
             .field("origin", &self.0.origin)
+            .field("label", &self.0.label)
             .finish()
     }
 }
@@ -78,11 +97,21 @@ pub struct InvokeContext<'a> {
     pub(crate) app: &'a App,
     pub(crate) caller: &'a Caller,
     pub(crate) name: &'a str,
+    /// The connection the call came on (absent for in-process calls).
+    pub(crate) session: Option<&'a Arc<Session>>,
+    /// Binary attachments of the request (see `docs/protocol.md`).
+    pub(crate) attachments: &'a [Bytes],
 }
 
 impl<'a> InvokeContext<'a> {
     pub(crate) fn new(app: &'a App, caller: &'a Caller, name: &'a str) -> Self {
-        InvokeContext { app, caller, name }
+        InvokeContext {
+            app,
+            caller,
+            name,
+            session: None,
+            attachments: &[],
+        }
     }
 
     /// The application.

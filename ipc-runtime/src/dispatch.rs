@@ -6,34 +6,50 @@
 //! another. Panics are caught at the shim boundary and answered with -32603.
 
 use std::any::Any;
-use std::borrow::Cow;
 use std::future::Future;
 use std::io::Write as _;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use futures_util::FutureExt;
 use ipc_core::message::{EnvelopeError, RequestEnvelope};
-use ipc_core::{ErrorObject, EventName, EventTarget, codes, method};
-use serde::Deserialize;
+use ipc_core::{ErrorObject, EventTarget, codes, method};
 use serde_json::Value;
 use serde_json::value::RawValue;
+use tracing::Instrument;
 
-use crate::connection::Session;
+use crate::binary::BinaryMessage;
+use crate::connection::{Outbound, Session};
 use crate::context::{Caller, InvokeContext};
 use crate::private::{BoxFuture, Encoded, Invocation, Out, Params, Pending};
 use crate::registry::Command;
+use crate::reserved;
 use crate::{App, InvokeError};
 
-/// The answer to one text message.
+/// The answer to one incoming message.
 pub(crate) enum Reply {
     /// Nothing to send (notifications only).
     None,
-    /// The response text, ready now.
-    Ready(String),
+    /// The response, ready now.
+    Ready(Outbound),
     /// The response will be ready when this completes (`None`: nothing to send).
-    Pending(BoxFuture<Option<String>>),
+    Pending {
+        /// The request id as written, for `ipc.cancel` (`None` for batches).
+        request: Option<Box<str>>,
+        /// Produces the response.
+        future: BoxFuture<Option<Outbound>>,
+    },
+}
+
+/// Where a message came from: who sent it, on which connection (if it can
+/// receive pushes), with which binary attachments.
+#[derive(Clone, Copy)]
+pub(crate) struct Source<'a> {
+    pub(crate) caller: &'a Caller,
+    pub(crate) session: Option<&'a Arc<Session>>,
+    pub(crate) attachments: &'a [Bytes],
 }
 
 impl App {
@@ -77,7 +93,8 @@ impl App {
         let started = match self.inner.registry.get(command) {
             Some(found) => {
                 let span = InvokeSpan::new(found.registration.name, None);
-                let pending = self.start(found, caller, Params::Value(&args), Out::Value);
+                let cx = InvokeContext::new(self, caller, found.registration.name);
+                let pending = self.start(found, cx, Params::Value(&args), Out::Value);
                 Ok((pending, span))
             }
             None => Err(self.unknown_command(command)),
@@ -91,7 +108,7 @@ impl App {
             span.finish(&result);
             match result? {
                 Encoded::Value(value) => Ok(value),
-                Encoded::Text(_) | Encoded::Discarded => Ok(Value::Null),
+                Encoded::Text(_) | Encoded::Binary(..) | Encoded::Discarded => Ok(Value::Null),
             }
         }
     }
@@ -121,90 +138,119 @@ impl App {
     /// ```
     pub async fn handle_message(&self, text: &str) -> Option<String> {
         let caller = self.inner.backend.clone();
-        match self.dispatch_text(text, &caller, None) {
+        let reply = match self.dispatch_text(text, &caller, None) {
             Reply::None => None,
-            Reply::Ready(text) => Some(text),
-            Reply::Pending(future) => future.await,
-        }
+            Reply::Ready(message) => Some(message),
+            Reply::Pending { future, .. } => future.await,
+        };
+        // Without a connection nothing is encoded as binary.
+        reply.map(|message| message.as_str().to_owned())
     }
 
     /// Starts handling a text message: what is ready is answered now, the rest
-    /// becomes a future.
-    /// `session` is the connection the message came on, if it can receive
-    /// pushes (needed by `ipc.listen`).
+    /// becomes a future. `session` is the connection the message came on, if
+    /// it can receive pushes (needed by `ipc.listen`, channels, binary replies).
     pub(crate) fn dispatch_text(
         &self,
         text: &str,
         caller: &Caller,
         session: Option<&Arc<Session>>,
     ) -> Reply {
+        let source = Source {
+            caller,
+            session,
+            attachments: &[],
+        };
         match text.trim_start().as_bytes().first() {
-            Some(b'[') => self.dispatch_batch(text, caller, session),
-            _ => self.dispatch_one(RequestEnvelope::parse(text), caller, session),
+            Some(b'[') => self.dispatch_batch(text, source),
+            _ => self.dispatch_one(RequestEnvelope::parse(text), source, true),
         }
     }
 
-    fn dispatch_batch(&self, text: &str, caller: &Caller, session: Option<&Arc<Session>>) -> Reply {
+    /// Starts handling a binary frame's message (one request, not a batch).
+    pub(crate) fn dispatch_binary(&self, message: &BinaryMessage, session: &Arc<Session>) -> Reply {
+        let text = message.header_text();
+        if text.trim_start().starts_with('[') {
+            let error = ErrorObject::new(
+                codes::INVALID_REQUEST,
+                "invalid request: a binary frame carries one message, not a batch",
+            );
+            return Reply::Ready(error_message(None, &error));
+        }
+        let source = Source {
+            caller: &session.caller,
+            session: Some(session),
+            attachments: &message.attachments,
+        };
+        self.dispatch_one(RequestEnvelope::parse(text), source, true)
+    }
+
+    fn dispatch_batch(&self, text: &str, source: Source<'_>) -> Reply {
         let items: Vec<&RawValue> = match serde_json::from_str(text) {
             Ok(items) => items,
             Err(e) => {
                 let error = ErrorObject::new(codes::PARSE_ERROR, format!("parse error: {e}"));
-                return Reply::Ready(error_response(None, &error));
+                return Reply::Ready(error_message(None, &error));
             }
         };
         if items.is_empty() {
             let error = ErrorObject::new(codes::INVALID_REQUEST, "invalid request: empty batch");
-            return Reply::Ready(error_response(None, &error));
+            return Reply::Ready(error_message(None, &error));
         }
         let mut ready = Vec::new();
         let mut pending = Vec::new();
         for item in items {
-            match self.dispatch_one(RequestEnvelope::from_raw(item), caller, session) {
+            // One array answers a batch, so its results stay JSON (no binary frames).
+            match self.dispatch_one(RequestEnvelope::from_raw(item), source, false) {
                 Reply::None => {}
-                Reply::Ready(text) => ready.push(text),
-                Reply::Pending(future) => pending.push(future),
+                Reply::Ready(message) => ready.push(message),
+                Reply::Pending { future, .. } => pending.push(future),
             }
         }
         if pending.is_empty() {
             return join_batch(ready).map_or(Reply::None, Reply::Ready);
         }
-        Reply::Pending(Box::pin(async move {
-            for text in futures_util::future::join_all(pending)
-                .await
-                .into_iter()
-                .flatten()
-            {
-                ready.push(text);
-            }
-            join_batch(ready)
-        }))
+        Reply::Pending {
+            request: None,
+            future: Box::pin(async move {
+                ready.extend(
+                    futures_util::future::join_all(pending)
+                        .await
+                        .into_iter()
+                        .flatten(),
+                );
+                join_batch(ready)
+            }),
+        }
     }
 
     fn dispatch_one(
         &self,
         envelope: Result<RequestEnvelope<'_>, EnvelopeError<'_>>,
-        caller: &Caller,
-        session: Option<&Arc<Session>>,
+        source: Source<'_>,
+        binary_ok: bool,
     ) -> Reply {
         let envelope = match envelope {
             Ok(envelope) => envelope,
-            Err(e) => return Reply::Ready(error_response(e.id.map(RawValue::get), &e.error)),
+            Err(e) => return Reply::Ready(error_message(e.id.map(RawValue::get), &e.error)),
         };
         let name = envelope.method();
         if method::is_reserved(name) {
-            return self.dispatch_reserved(&envelope, caller, session);
+            return reserved::dispatch(self, &envelope, source);
         }
         let Some(id) = envelope.id() else {
             // A notification naming anything but a reserved method is an event.
             let payload = envelope.params();
-            if let Err(error) = self.emit_from_client(name, payload, caller, EventTarget::All) {
+            if let Err(error) =
+                self.emit_from_client(name, payload, source.caller, EventTarget::All)
+            {
                 tracing::debug!(event = name, error = %error, "notification refused");
             }
             return Reply::None;
         };
         let id = id.get();
         let Some(command) = self.inner.registry.get(name) else {
-            return Reply::Ready(error_response(
+            return Reply::Ready(error_message(
                 Some(id),
                 self.unknown_command(name).as_object(),
             ));
@@ -212,127 +258,53 @@ impl App {
         let span = InvokeSpan::new(command.registration.name, Some(id));
         let mut buf = Vec::with_capacity(64 + id.len());
         write_result_prefix(&mut buf, id);
+        let out = match source.session {
+            Some(session) if binary_ok && session.binary() => Out::Binary(buf),
+            _ => Out::Text(buf),
+        };
+        let cx = InvokeContext {
+            session: source.session,
+            attachments: source.attachments,
+            ..InvokeContext::new(self, source.caller, command.registration.name)
+        };
         let params = envelope.params().map_or(Params::None, Params::Json);
-        match self.start(command, caller, params, Out::Text(buf)) {
+        let pending = {
+            let _entered = span.span.enter();
+            self.start(command, cx, params, out)
+        };
+        match pending {
             Pending::Ready(result) => {
                 span.finish(&result);
-                Reply::Ready(finish_text(id, result))
+                Reply::Ready(finish(id, result))
             }
             Pending::Future(future) => {
-                let id: Box<str> = id.into();
-                Reply::Pending(Box::pin(async move {
-                    let result = guard(future).await;
-                    span.finish(&result);
-                    Some(finish_text(&id, result))
-                }))
+                let request: Box<str> = id.into();
+                let id = request.clone();
+                let traced = span.span.clone();
+                Reply::Pending {
+                    request: Some(request),
+                    future: Box::pin(
+                        async move {
+                            let result = guard(future).await;
+                            span.finish(&result);
+                            Some(finish(&id, result))
+                        }
+                        .instrument(traced),
+                    ),
+                }
             }
         }
-    }
-
-    fn dispatch_reserved(
-        &self,
-        envelope: &RequestEnvelope<'_>,
-        caller: &Caller,
-        session: Option<&Arc<Session>>,
-    ) -> Reply {
-        let id = envelope.id().map(RawValue::get);
-        let params = envelope.params();
-        let name = envelope.method();
-        let result = match (name, session) {
-            (method::EMIT, _) => self
-                .reserved_emit(params, caller)
-                .map(|()| "null".to_owned()),
-            (method::LISTEN, Some(session)) => self.reserved_listen(params, session),
-            (method::UNLISTEN, Some(session)) => self.reserved_unlisten(params, session),
-            (method::LISTEN | method::UNLISTEN, None) => Err(InvokeError::new(
-                codes::METHOD_NOT_FOUND,
-                format!(
-                    "`{name}` needs a connection that can receive events; this entry point has none"
-                ),
-            )),
-            (other, _) => Err(InvokeError::new(
-                codes::METHOD_NOT_FOUND,
-                format!("unknown reserved method `{other}`"),
-            )),
-        };
-        match (id, result) {
-            (None, Ok(_)) => Reply::None,
-            (None, Err(error)) => {
-                tracing::debug!(method = name, error = %error, "reserved notification refused");
-                Reply::None
-            }
-            (Some(id), Ok(result)) => Reply::Ready(format!(
-                r#"{{"jsonrpc":"2.0","id":{id},"result":{result}}}"#
-            )),
-            (Some(id), Err(error)) => Reply::Ready(error_response(Some(id), error.as_object())),
-        }
-    }
-
-    /// `ipc.emit {"event", "payload", "target"?}` from a caller.
-    fn reserved_emit(&self, params: Option<&RawValue>, caller: &Caller) -> Result<(), InvokeError> {
-        #[derive(Deserialize)]
-        struct EmitParams<'a> {
-            #[serde(borrow)]
-            event: Cow<'a, str>,
-            #[serde(borrow, default)]
-            payload: Option<&'a RawValue>,
-            #[serde(default)]
-            target: EventTarget,
-        }
-        let params: EmitParams<'_> = reserved_params(method::EMIT, params)?;
-        self.emit_from_client(&params.event, params.payload, caller, params.target)
-    }
-
-    /// `ipc.listen {"event"}` → the subscription id.
-    fn reserved_listen(
-        &self,
-        params: Option<&RawValue>,
-        session: &Arc<Session>,
-    ) -> Result<String, InvokeError> {
-        #[derive(Deserialize)]
-        struct ListenParams<'a> {
-            #[serde(borrow)]
-            event: Cow<'a, str>,
-        }
-        let params: ListenParams<'_> = reserved_params(method::LISTEN, params)?;
-        let name = EventName::new(&params.event).map_err(|e| {
-            InvokeError::invalid_params(Some("event"), Some("event name"), e.to_string())
-        })?;
-        Ok(session.subscribe(self, name).get().to_string())
-    }
-
-    /// `ipc.unlisten {"event"}` or `{"id"}` → whether a subscription was removed.
-    fn reserved_unlisten(
-        &self,
-        params: Option<&RawValue>,
-        session: &Arc<Session>,
-    ) -> Result<String, InvokeError> {
-        #[derive(Deserialize)]
-        struct UnlistenParams<'a> {
-            #[serde(borrow, default)]
-            event: Option<Cow<'a, str>>,
-            #[serde(default)]
-            id: Option<u64>,
-        }
-        let params: UnlistenParams<'_> = reserved_params(method::UNLISTEN, params)?;
-        let removed = match (params.event, params.id) {
-            (Some(event), _) => session.unsubscribe_name(self, &event),
-            (None, Some(id)) => session.unsubscribe_id(self, id),
-            (None, None) => {
-                return Err(InvokeError::invalid_params(
-                    None,
-                    None,
-                    "ipc.unlisten needs `event` or `id`".to_owned(),
-                ));
-            }
-        };
-        Ok(removed.to_string())
     }
 
     /// Runs a command's shim, catching panics.
-    fn start(&self, command: &Command, caller: &Caller, params: Params<'_>, out: Out) -> Pending {
+    fn start(
+        &self,
+        command: &Command,
+        cx: InvokeContext<'_>,
+        params: Params<'_>,
+        out: Out,
+    ) -> Pending {
         let registration = command.registration;
-        let cx = InvokeContext::new(self, caller, registration.name);
         let invocation = Invocation::new(cx, params, out);
         match std::panic::catch_unwind(AssertUnwindSafe(|| (registration.shim)(invocation))) {
             Ok(pending) => pending,
@@ -343,16 +315,6 @@ impl App {
     fn unknown_command(&self, name: &str) -> InvokeError {
         InvokeError::unknown_command(name, self.inner.registry.suggest(name))
     }
-}
-
-/// Reads the params of a reserved method, or explains what is wrong with them.
-fn reserved_params<'a, T: Deserialize<'a>>(
-    method: &str,
-    params: Option<&'a RawValue>,
-) -> Result<T, InvokeError> {
-    let raw = params.map_or("{}", RawValue::get);
-    serde_json::from_str(raw)
-        .map_err(|e| InvokeError::invalid_params(None, None, format!("{method}: {e}")))
 }
 
 /// Awaits a command's future, turning a panic into -32603.
@@ -403,25 +365,33 @@ fn write_result_prefix(buf: &mut Vec<u8>, id: &str) {
     buf.extend_from_slice(br#","result":"#);
 }
 
-/// The complete response text for a finished text-mode call.
-fn finish_text(id: &str, result: Result<Encoded, InvokeError>) -> String {
+/// The complete response to a finished call.
+fn finish(id: &str, result: Result<Encoded, InvokeError>) -> Outbound {
     match result {
+        // The prefix is ASCII and serde_json writes UTF-8, so this is text.
         Ok(Encoded::Text(mut buf)) => {
             buf.push(b'}');
-            match String::from_utf8(buf) {
-                Ok(text) => text,
-                Err(_) => error_response(
-                    Some(id),
-                    InvokeError::internal("the command's result was not UTF-8").as_object(),
-                ),
-            }
+            Outbound::text(buf)
         }
-        Ok(Encoded::Value(value)) => {
-            format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{value}}}"#)
+        Ok(Encoded::Binary(buf, bytes)) => Outbound::binary(&buf, bytes),
+        Ok(Encoded::Value(value)) => Outbound::text(
+            format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{value}}}"#).into_bytes(),
+        ),
+        Ok(Encoded::Discarded) => {
+            Outbound::text(format!(r#"{{"jsonrpc":"2.0","id":{id},"result":null}}"#).into_bytes())
         }
-        Ok(Encoded::Discarded) => format!(r#"{{"jsonrpc":"2.0","id":{id},"result":null}}"#),
-        Err(error) => error_response(Some(id), error.as_object()),
+        Err(error) => error_message(Some(id), error.as_object()),
     }
+}
+
+/// A response with a result already serialized as JSON text.
+pub(crate) fn result_message(id: &str, result: &str) -> Outbound {
+    Outbound::text(format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{result}}}"#).into_bytes())
+}
+
+/// An error response as an outgoing message.
+pub(crate) fn error_message(id: Option<&str>, error: &ErrorObject) -> Outbound {
+    Outbound::text(error_response(id, error).into_bytes())
 }
 
 /// `{"jsonrpc":"2.0","id":<id or null>,"error":{...}}`
@@ -443,20 +413,20 @@ pub(crate) fn error_response(id: Option<&str>, error: &ErrorObject) -> String {
     String::from_utf8(buf).unwrap_or_default()
 }
 
-fn join_batch(parts: Vec<String>) -> Option<String> {
+fn join_batch(parts: Vec<Outbound>) -> Option<Outbound> {
     if parts.is_empty() {
         return None;
     }
-    let mut out = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum::<usize>() + 1);
-    out.push('[');
+    let mut out = Vec::with_capacity(parts.iter().map(|p| p.as_str().len() + 1).sum::<usize>() + 1);
+    out.push(b'[');
     for (i, part) in parts.iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
-        out.push_str(part);
+        out.extend_from_slice(part.as_str().as_bytes());
     }
-    out.push(']');
-    Some(out)
+    out.push(b']');
+    Some(Outbound::text(out))
 }
 
 /// The `tracing` span of one invoke: command, id, outcome and duration.

@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use crate::App;
-use crate::connection::Session;
+use crate::connection::{Outbound, Session};
 use crate::context::{Caller, InvokeContext};
 use crate::dispatch::{panic_message, spawn_detached};
 use crate::private::{Encoded, Invocation, Out, Params, Pending};
@@ -96,8 +96,9 @@ type Callback = Box<dyn Fn(&Event) + Send + Sync>;
 enum Handler {
     Closure(Callback),
     Registered(&'static ListenerRegistration),
-    /// A frontend's subscription: the event is pushed to its connection.
-    Client(Arc<Session>),
+    /// A frontend's subscription: the event is pushed to its connection. With a
+    /// Tauri callback id, the push names this listener (`id`, `handler`).
+    Client(Arc<Session>, Option<u64>),
 }
 
 struct Entry {
@@ -168,8 +169,13 @@ impl EventBus {
         self.insert(name, Handler::Closure(callback), once)
     }
 
-    pub(crate) fn listen_client(&self, name: EventName, session: Arc<Session>) -> ListenerId {
-        self.insert(name, Handler::Client(session), false)
+    pub(crate) fn listen_client(
+        &self,
+        name: EventName,
+        session: Arc<Session>,
+        tauri_handler: Option<u64>,
+    ) -> ListenerId {
+        self.insert(name, Handler::Client(session, tauri_handler), false)
     }
 
     /// Removes a listener; `false` if there was none with that id.
@@ -194,7 +200,7 @@ impl EventBus {
         let table = self.table.read().unwrap_or_else(|p| p.into_inner());
         table.by_name.get(name).map_or(0, |list| {
             list.iter()
-                .filter(|e| !matches!(e.handler, Handler::Client(_)))
+                .filter(|e| !matches!(e.handler, Handler::Client(..)))
                 .count()
         })
     }
@@ -208,7 +214,7 @@ impl EventBus {
         name: &str,
         payload: &Arc<RawValue>,
         source: &Caller,
-        target: EventTarget,
+        target: &EventTarget,
     ) {
         let (name, list) = {
             let table = self.table.read().unwrap_or_else(|p| p.into_inner());
@@ -226,10 +232,15 @@ impl EventBus {
         // Serialized once, shared by every subscribed frontend.
         let mut frame: Option<Bytes> = None;
         for entry in list.iter() {
-            if let Handler::Client(session) = &entry.handler {
-                if target.reaches_client(session.client_id()) {
-                    let frame = frame.get_or_insert_with(|| event_frame(&event));
-                    session.push_event(frame);
+            if let Handler::Client(session, tauri_handler) = &entry.handler {
+                if target.reaches_client(session.client_id(), session.caller.label()) {
+                    let message = match tauri_handler {
+                        None => {
+                            Bytes::clone(frame.get_or_insert_with(|| event_frame(&event, None)))
+                        }
+                        Some(handler) => event_frame(&event, Some((entry.id, *handler))),
+                    };
+                    session.push_event(Outbound::Text(message));
                 }
                 continue;
             }
@@ -244,11 +255,16 @@ impl EventBus {
     }
 }
 
-/// The `ipc.event` notification for an event. Event names are validated to
-/// characters that need no JSON escaping.
-fn event_frame(event: &Event) -> Bytes {
+/// The `ipc.event` notification for an event; for a Tauri listener it also
+/// names the listener (`id`) and its callback (`handler`). Event names are
+/// validated to characters that need no JSON escaping.
+fn event_frame(event: &Event, tauri_listener: Option<(ListenerId, u64)>) -> Bytes {
+    let listener = match tauri_listener {
+        Some((id, handler)) => format!(r#","id":{},"handler":{handler}"#, id.get()),
+        None => String::new(),
+    };
     Bytes::from(format!(
-        r#"{{"jsonrpc":"2.0","method":"ipc.event","params":{{"event":"{}","payload":{},"source":{}}}}}"#,
+        r#"{{"jsonrpc":"2.0","method":"ipc.event","params":{{"event":"{}","payload":{},"source":{}{listener}}}}}"#,
         event.name.as_str(),
         event.payload.get(),
         event.source.get()
@@ -268,7 +284,7 @@ fn run(app: &App, entry: &Entry, event: &Event, source: &Caller) {
             }
         }
         Handler::Registered(registration) => run_registered(app, registration, event, source),
-        Handler::Client(_) => {}
+        Handler::Client(..) => {}
     }
 }
 

@@ -65,7 +65,9 @@
 #![warn(clippy::unwrap_used)]
 
 mod app;
+mod binary;
 mod builder;
+mod channel;
 pub mod connection;
 mod context;
 mod dispatch;
@@ -73,6 +75,7 @@ mod error;
 mod events;
 pub mod extract;
 mod registry;
+mod reserved;
 mod state;
 pub mod transport;
 
@@ -84,6 +87,7 @@ pub(crate) use __private as private;
 
 pub use app::App;
 pub use builder::AppBuilder;
+pub use channel::{Channel, ChannelClosed};
 pub use context::{Caller, InvokeContext};
 pub use error::{BuildError, EmitError, InvokeError};
 pub use events::{Event, ListenerId};

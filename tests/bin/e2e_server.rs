@@ -7,7 +7,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use ipc_runtime::{App, Caller, EventTarget, InvokeError, State, command, listen};
+use ipc_runtime::{App, Caller, Channel, EventTarget, InvokeError, State, command, listen};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -116,14 +116,98 @@ fn rust_received(received: State<Received>) -> Vec<Value> {
     received.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
-fn port_from_args() -> u16 {
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        if arg == "--port" {
-            return args.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+#[derive(Clone, Serialize)]
+struct Progress {
+    done: u32,
+    total: u32,
+}
+
+/// Reports `steps` progress messages on the channel, `delay_ms` apart.
+#[command]
+async fn progress(steps: u32, delay_ms: u64, on_progress: Channel<Progress>) -> u32 {
+    for done in 1..=steps {
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        if on_progress
+            .send(&Progress { done, total: steps })
+            .await
+            .is_err()
+        {
+            break;
         }
     }
-    0
+    steps
+}
+
+/// Sends `chunks` binary messages of `size` bytes; byte j of chunk c is (c*7 + j) % 256.
+#[command]
+async fn stream_bytes(chunks: u32, size: u32, sink: Channel) -> u32 {
+    for c in 0..chunks {
+        let chunk: Vec<u8> = (0..size).map(|j| ((c * 7 + j) % 256) as u8).collect();
+        if sink.send_bytes(chunk).await.is_err() {
+            break;
+        }
+    }
+    chunks
+}
+
+#[command]
+fn echo_bytes(data: Vec<u8>) -> Vec<u8> {
+    data
+}
+
+#[command]
+fn bytes_len(data: bytes::Bytes) -> usize {
+    data.len()
+}
+
+/// `len` bytes, byte i = (i*31 + seed) % 256: not valid UTF-8.
+#[command]
+fn make_bytes(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| ((i * 31 + seed as usize) % 256) as u8)
+        .collect()
+}
+
+/// Markers recorded by `cancellable` calls that ran to the end.
+#[derive(Default)]
+struct Markers(Mutex<Vec<String>>);
+
+/// Sleeps, then records `marker`: a cancelled call never records it.
+#[command]
+async fn cancellable(ms: u64, marker: String, markers: State<Markers>) {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    markers
+        .0
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(marker);
+}
+
+#[command]
+fn markers(markers: State<Markers>) -> Vec<String> {
+    markers.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// `--port N` (default 0: any free port) and `--static DIR`.
+struct Args {
+    port: u16,
+    static_dir: Option<String>,
+}
+
+fn parse_args() -> Args {
+    let mut parsed = Args {
+        port: 0,
+        static_dir: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--port" => parsed.port = args.next().and_then(|p| p.parse().ok()).unwrap_or(0),
+            "--static" => parsed.static_dir = args.next(),
+            _ => {}
+        }
+    }
+    parsed
 }
 
 #[tokio::main]
@@ -132,16 +216,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
         .init();
-    let app = App::builder().manage(Received::default()).build()?;
-    let server = app
-        .server()
-        .asset(
+    let args = parse_args();
+    let app = App::builder()
+        .manage(Received::default())
+        .manage(Markers::default())
+        .build()?;
+    let server = match args.static_dir {
+        Some(dir) => app.server().static_dir(dir),
+        None => app.server().asset(
             "/",
             "text/html; charset=utf-8",
             "<!doctype html><title>ipc e2e</title><p>ipc e2e server",
-        )
-        .serve(("127.0.0.1", port_from_args()))
-        .await?;
+        ),
+    };
+    let server = server.serve(("127.0.0.1", args.port)).await?;
     println!("{}", server.http_url());
     println!("{}", server.ws_url());
     tokio::signal::ctrl_c().await?;

@@ -23,6 +23,7 @@ describe("global WebSocket", () => {
     assert.equal(seen.sum, 42);
     assert.deepEqual(seen.events, [{ event: "global:ws", payload: { ok: true }, source: 0 }]);
     assert.deepEqual(seen.error, { name: "IpcError", code: ErrorCode.METHOD_NOT_FOUND, suggestion: "add" });
+    assert.deepEqual(seen.bytes, { type: "Uint8Array", values: [250, 25, 56, 87], echoed: [250, 25, 56, 87] });
     assert.equal(seen.state, "closed");
   });
 

@@ -12,6 +12,8 @@ await emit("to-rust", "from the global WebSocket");
 while (events.length === 0) await new Promise((r) => setTimeout(r, 10));
 let error = null;
 await client.invoke("ad").catch((e) => (error = { name: e.name, code: e.code, suggestion: e.data?.suggestion }));
+const made = await invoke("make_bytes", { len: 4, seed: 250 }); // a binary frame, with ipc.v1
+const bytes = { type: made?.constructor?.name, values: Array.from(made), echoed: Array.from(await invoke("echo_bytes", [made])) };
 await unlisten();
 client.close();
-console.log(JSON.stringify({ sum, events, error, state: client.state }));
+console.log(JSON.stringify({ sum, events, error, bytes, state: client.state }));

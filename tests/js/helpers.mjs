@@ -9,15 +9,87 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * A `ws` WebSocket subclass that records every frame the client sends (parsed)
- * in `sent`, to check what goes over the wire.
+ * in `sent`, to check what goes over the wire. A binary frame is recorded as
+ * its header, with its attachments (Uint8Arrays) under a `$attachments` key.
  */
 export function spyWebSocket(sent = []) {
   return class SpyWebSocket extends WebSocket {
     send(data, ...rest) {
-      sent.push(JSON.parse(data));
+      sent.push(typeof data === "string" ? JSON.parse(data) : parseBinaryFrame(data));
       return super.send(data, ...rest);
     }
   };
+}
+
+/**
+ * Splits a binary frame (docs/protocol.md, "Binary payloads") into its header
+ * (parsed) and attachments; throws if it does not follow the layout. Written
+ * apart from ipc.js's decoder, to check it.
+ */
+export function parseBinaryFrame(data) {
+  const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const headerLength = (bytes[0] << 24 >>> 0) + (bytes[1] << 16) + (bytes[2] << 8) + bytes[3];
+  const header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(4, 4 + headerLength)));
+  let offset = 4 + headerLength;
+  const $attachments = header.attachments.map((length) => bytes.subarray(offset, (offset += length)));
+  if (offset !== bytes.length) throw new Error(`attachments end at ${offset}, the frame at ${bytes.length}`);
+  return { ...header, $attachments };
+}
+
+/** A binary frame (as an ArrayBuffer) from a header object and attachments. */
+export function binaryFrame(header, attachments = [], { headerLength } = {}) {
+  const json = new TextEncoder().encode(JSON.stringify({ ...header, attachments: attachments.map((a) => a.length) }));
+  const total = 4 + json.length + attachments.reduce((n, a) => n + a.length, 0);
+  const frame = new Uint8Array(total);
+  new DataView(frame.buffer).setUint32(0, headerLength ?? json.length);
+  frame.set(json, 4);
+  let offset = 4 + json.length;
+  for (const a of attachments) {
+    frame.set(a, offset);
+    offset += a.length;
+  }
+  return frame.buffer;
+}
+
+/**
+ * A WebSocket stand-in driven by the test, for what a real server would never
+ * send: `FakeSocket.last` is the latest instance; `receive(data)` delivers a
+ * frame to the client, `sent` holds what the client sent, `drop()` closes it.
+ */
+export class FakeSocket extends EventTarget {
+  static last = null;
+  sent = [];
+  binaryType = "blob";
+
+  constructor(url, protocols) {
+    super();
+    this.url = url;
+    this.protocols = protocols;
+    FakeSocket.last = this;
+    setTimeout(() => this.dispatchEvent(new Event("open")), 0);
+  }
+
+  send(data) {
+    this.sent.push(data);
+  }
+
+  receive(data) {
+    this.dispatchEvent(Object.assign(new Event("message"), { data }));
+  }
+
+  /** A request the client sent, parsed; the latest one by default. */
+  request(index = -1) {
+    const data = this.sent.at(index);
+    return typeof data === "string" ? JSON.parse(data) : parseBinaryFrame(data);
+  }
+
+  close(code = 1000) {
+    this.drop(code);
+  }
+
+  drop(code = 1006) {
+    queueMicrotask(() => this.dispatchEvent(Object.assign(new Event("close"), { code, reason: "" })));
+  }
 }
 
 /** Collects the events passed to `cb`; `next()` waits for the next unseen one. */

@@ -1,7 +1,9 @@
 // Compile-only check of ipc-runtime/js/ipc.d.ts: exercises the whole API.
 // Run: npx tsc -p tests/js/tsconfig.json  (never executed).
 import {
+  Channel,
   connect,
+  defaultUrl,
   emit,
   ErrorCode,
   invoke,
@@ -9,13 +11,16 @@ import {
   IpcError,
   listen,
   once,
+  type BinaryData,
   type ConnectionState,
   type ConnectOptions,
   type EmitTarget,
   type ErrorCodeValue,
   type IpcEvent,
+  type NotificationHandler,
   type UnlistenFn,
 } from "../../ipc-runtime/js/ipc.js";
+import { installTauriInternals, type TauriInternalsOptions } from "../../ipc-runtime/js/ipc-tauri.js";
 
 declare const SomeWebSocket: new (url: string, protocols?: string | string[]) => WebSocket;
 
@@ -91,6 +96,46 @@ async function main(): Promise<void> {
     ErrorCode.CANCELLED, ErrorCode.TIMEOUT, ErrorCode.DISCONNECTED,
   ];
   console.log(e instanceof Error, c, all);
+
+  // Subprotocols, notifications, the default URL.
+  const onnotification: NotificationHandler = (method: string, params: any) => console.log(method, params);
+  const plain = await connect(defaultUrl(), { protocols: [], onnotification });
+  plain.onnotification = null;
+  plain.onnotification = (method) => console.log(method.toUpperCase());
+
+  // Bytes: typed arrays, DataView and ArrayBuffer as args or among them; results as Uint8Array.
+  const bytes: Uint8Array = await plain.invoke<Uint8Array>("make_bytes", { len: 3, seed: 1 });
+  await plain.invoke("echo_bytes", { data: bytes });
+  await plain.invoke("bytes_len", bytes);
+  await plain.invoke("bytes_len", new ArrayBuffer(8));
+  await plain.invoke("bytes_len", [new DataView(new ArrayBuffer(2))]);
+  await invoke("bytes_len", new Float32Array(2));
+  const data: BinaryData = new Uint16Array(4);
+  await invoke("bytes_len", data);
+
+  // Channels.
+  const progress = new Channel<{ done: number; total: number }>((m) => console.log(m.done / m.total));
+  const id: number = progress.id;
+  progress.onmessage = (m) => console.log(m.total);
+  progress.onmessage = null;
+  const wire: `__CHANNEL__:${number}` = progress.toJSON();
+  await plain.invoke("progress", { steps: 3, delayMs: 10, onProgress: progress });
+  const done: Promise<void> = progress.ended;
+  await done;
+  const untyped = new Channel();
+  untyped.onmessage = (m: unknown) => console.log(m);
+  console.log(id, wire);
+
+  // The Tauri shim.
+  const tauriOptions: TauriInternalsOptions = {
+    label: "main",
+    timeout: 1000,
+    convertFileSrc: (path: string, protocol?: string) => `/files/${protocol ?? "asset"}/${path}`,
+  };
+  const tauri: IpcClient = await installTauriInternals(undefined, tauriOptions);
+  await installTauriInternals("ws://127.0.0.1:1234/ipc");
+  await installTauriInternals(new URL("ws://127.0.0.1:1234/ipc"), { WebSocket: SomeWebSocket, label: "second" });
+  tauri.close();
 }
 
 // @ts-expect-error: clients are made by connect(), not constructed
@@ -99,5 +144,13 @@ new IpcClient();
 ErrorCode.TIMEOUT = 1;
 // @ts-expect-error: the target must be "all", "backend" or { client }
 emit("x", null, { target: "everyone" });
+// @ts-expect-error: a channel's id is read-only
+new Channel().id = 3;
+// @ts-expect-error: a typed channel's messages are typed
+new Channel<number>((m: string) => console.log(m));
+// @ts-expect-error: args are an object, an array or bytes
+invoke("add", 5);
+// @ts-expect-error: the label is a string
+installTauriInternals(undefined, { label: 1 });
 
 void main;

@@ -7,10 +7,13 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// How long any single wait in a test may take before it fails.
@@ -22,21 +25,81 @@ pub struct WsClient {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
     /// Messages received while waiting for something else.
     backlog: VecDeque<Value>,
+    /// Attachments of binary frames received, by the message they came with.
+    attachments: Vec<(Value, Vec<Bytes>)>,
     next_id: u64,
 }
 
+/// The subprotocol that asks the server for binary frames.
+pub const SUBPROTOCOL: &str = "ipc.v1";
+
 impl WsClient {
-    /// Connects to `url` (`ws://127.0.0.1:PORT/ipc`).
+    /// Connects to `url` (`ws://127.0.0.1:PORT/ipc`) as a text-only JSON-RPC client.
     pub async fn connect(url: &str) -> Self {
-        let (socket, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+        Self::connect_with(url, false).await
+    }
+
+    /// Connects, offering the `ipc.v1` subprotocol when `binary` (so the server
+    /// may answer with binary frames).
+    pub async fn connect_with(url: &str, binary: bool) -> Self {
+        let mut request = url.into_client_request().expect("a WebSocket URL");
+        if binary {
+            request.headers_mut().insert(
+                "Sec-WebSocket-Protocol",
+                SUBPROTOCOL.parse().expect("header"),
+            );
+        }
+        // Large payloads are the point of some tests: lift the client's own limits.
+        let config = WebSocketConfig::default()
+            .max_message_size(None)
+            .max_frame_size(None);
+        let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), false);
+        let (socket, response) = tokio::time::timeout(WAIT, connecting)
             .await
             .expect("connect in time")
             .expect("connect");
+        if binary {
+            assert_eq!(
+                response
+                    .headers()
+                    .get("Sec-WebSocket-Protocol")
+                    .map(|v| v.as_bytes()),
+                Some(SUBPROTOCOL.as_bytes()),
+                "the server accepts the subprotocol"
+            );
+        }
         WsClient {
             socket,
             backlog: VecDeque::new(),
+            attachments: Vec::new(),
             next_id: 1,
         }
+    }
+
+    /// Sends one binary frame: `message` (a JSON-RPC message whose placeholders
+    /// `{"$bytes": i}` refer to `attachments`), laid out as `docs/protocol.md` says.
+    pub async fn send_binary(&mut self, mut message: Value, attachments: &[&[u8]]) {
+        message["attachments"] = json!(attachments.iter().map(|a| a.len()).collect::<Vec<_>>());
+        let header = message.to_string();
+        let mut frame = Vec::with_capacity(
+            4 + header.len() + attachments.iter().map(|a| a.len()).sum::<usize>(),
+        );
+        frame.extend_from_slice(&(header.len() as u32).to_be_bytes());
+        frame.extend_from_slice(header.as_bytes());
+        for attachment in attachments {
+            frame.extend_from_slice(attachment);
+        }
+        self.send_message(Message::binary(frame)).await;
+    }
+
+    /// The attachments that came with `message` (a response or push received in
+    /// a binary frame).
+    pub fn attachments_of(&self, message: &Value) -> Vec<Bytes> {
+        self.attachments
+            .iter()
+            .find(|(m, _)| m == message)
+            .map(|(_, a)| a.clone())
+            .unwrap_or_default()
     }
 
     /// Sends a text frame as it is.
@@ -124,21 +187,52 @@ impl WsClient {
                     }
                     self.backlog.push_back(m);
                 }
+                Ok(Some(Message::Binary(frame))) => {
+                    let m = self.decode_binary(&frame);
+                    if pred(&m) {
+                        return true;
+                    }
+                    self.backlog.push_back(m);
+                }
                 Ok(Some(_)) => {}
             }
         }
     }
 
-    /// Reads the next text message as JSON; `None` when the connection closed.
+    /// Reads the next message as JSON (a binary frame's header, its
+    /// attachments kept aside); `None` when the connection closed.
     async fn read(&mut self) -> Option<Value> {
         loop {
             let message = tokio::time::timeout(WAIT, self.read_raw())
                 .await
                 .expect("a message in time")?;
-            if let Message::Text(text) = message {
-                return Some(serde_json::from_str(&text).expect("the server sends JSON"));
+            match message {
+                Message::Text(text) => {
+                    return Some(serde_json::from_str(&text).expect("the server sends JSON"));
+                }
+                Message::Binary(frame) => return Some(self.decode_binary(&frame)),
+                _ => {}
             }
         }
+    }
+
+    fn decode_binary(&mut self, frame: &[u8]) -> Value {
+        let header_len = u32::from_be_bytes(frame[..4].try_into().expect("4 bytes")) as usize;
+        let header: Value =
+            serde_json::from_slice(&frame[4..4 + header_len]).expect("a JSON header");
+        let mut offset = 4 + header_len;
+        let mut attachments = Vec::new();
+        for len in header["attachments"]
+            .as_array()
+            .expect("attachment lengths")
+        {
+            let len = len.as_u64().expect("a length") as usize;
+            attachments.push(Bytes::copy_from_slice(&frame[offset..offset + len]));
+            offset += len;
+        }
+        assert_eq!(offset, frame.len(), "the lengths add up to the frame");
+        self.attachments.push((header.clone(), attachments));
+        header
     }
 
     /// The next frame, `None` after a close.

@@ -20,17 +20,187 @@ use serde::de::{
     Visitor,
 };
 
+use bytes::Bytes;
+use serde::de::Deserialize as _;
+
+use crate::channel::Channel;
 use crate::registry::ArgSpec;
 use crate::{CommandArg, InvokeContext, InvokeError};
 
-/// The probe the macro calls `(&&&ArgProbe::<T>::NEW).__ipc_arg_kind()` on.
-/// Method resolution picks the most specific kind whose impl applies.
+/// The probe the macro calls `(&&&&ArgProbe::<T>::NEW).__ipc_arg_kind()` on.
+/// Method resolution picks the most specific kind whose impl applies:
+/// [`SpecialKind`], then [`InjectKind`], [`ParamKind`], [`UnsupportedKind`].
 #[derive(Debug)]
 pub struct ArgProbe<T>(PhantomData<fn() -> T>);
 
 impl<T> ArgProbe<T> {
     /// The probe value.
     pub const NEW: Self = ArgProbe(PhantomData);
+}
+
+/// Arguments the runtime treats specially: byte arrays (`Vec<u8>`,
+/// `bytes::Bytes`, which may arrive as binary attachments) and channels.
+pub trait SpecialKind {
+    /// The tag type.
+    type Tag;
+    /// Picks the special path.
+    fn __ipc_arg_kind(&self) -> Self::Tag;
+}
+
+impl SpecialKind for &&&ArgProbe<Vec<u8>> {
+    type Tag = BytesTag<Vec<u8>>;
+    fn __ipc_arg_kind(&self) -> BytesTag<Vec<u8>> {
+        BytesTag(PhantomData)
+    }
+}
+
+impl SpecialKind for &&&ArgProbe<Bytes> {
+    type Tag = BytesTag<Bytes>;
+    fn __ipc_arg_kind(&self) -> BytesTag<Bytes> {
+        BytesTag(PhantomData)
+    }
+}
+
+impl<T> SpecialKind for &&&ArgProbe<Channel<T>> {
+    type Tag = ChannelTag<T>;
+    fn __ipc_arg_kind(&self) -> ChannelTag<T> {
+        ChannelTag(PhantomData)
+    }
+}
+
+/// Chosen for byte arrays.
+#[derive(Debug)]
+pub struct BytesTag<T>(PhantomData<fn() -> T>);
+
+impl<T> BytesTag<T> {
+    /// An empty slot.
+    pub fn slot(self) -> BytesSlot<T> {
+        BytesSlot(None, PhantomData)
+    }
+}
+
+/// Chosen for channels.
+#[derive(Debug)]
+pub struct ChannelTag<T>(PhantomData<fn() -> T>);
+
+impl<T> ChannelTag<T> {
+    /// An empty slot.
+    pub fn slot(self) -> ChannelSlot<T> {
+        ChannelSlot(None, PhantomData)
+    }
+}
+
+/// A byte-array argument as sent: an attachment index, or inline numbers.
+#[derive(Debug)]
+enum BytesParam {
+    Attachment(usize),
+    Inline(Vec<u8>),
+}
+
+impl<'de> de::Deserialize<'de> for BytesParam {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BytesVisitor;
+        impl<'de> Visitor<'de> for BytesVisitor {
+            type Value = BytesParam;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#"an array of bytes or a binary attachment {"$bytes": index}"#)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<BytesParam, A::Error> {
+                let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+                while let Some(byte) = seq.next_element::<u8>()? {
+                    bytes.push(byte);
+                }
+                Ok(BytesParam::Inline(bytes))
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<BytesParam, E> {
+                Ok(BytesParam::Inline(v.to_vec()))
+            }
+            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<BytesParam, E> {
+                Ok(BytesParam::Inline(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BytesParam, A::Error> {
+                let mut index = None;
+                while let Some(key) = map.next_key::<ArgKey<'de>>()? {
+                    if key.as_str() == "$bytes" && index.is_none() {
+                        index = Some(map.next_value::<usize>()?);
+                    } else {
+                        return Err(de::Error::custom(format_args!(
+                            "unexpected key `{}` in a binary placeholder",
+                            key.as_str()
+                        )));
+                    }
+                }
+                index.map(BytesParam::Attachment).ok_or_else(|| {
+                    de::Error::custom(r#"a binary placeholder is {"$bytes": index}"#)
+                })
+            }
+        }
+        deserializer.deserialize_any(BytesVisitor)
+    }
+}
+
+/// Slot of a `Vec<u8>` or `bytes::Bytes` argument.
+#[derive(Debug)]
+pub struct BytesSlot<T>(Option<BytesParam>, PhantomData<fn() -> T>);
+
+impl<T: From<Bytes> + From<Vec<u8>>> ArgSlot for BytesSlot<T> {
+    type Value = T;
+    const READS_PARAMS: bool = true;
+
+    fn is_filled(&self) -> bool {
+        self.0.is_some()
+    }
+
+    fn read<'de, D: Deserializer<'de>>(&mut self, deserializer: D) -> Result<(), D::Error> {
+        self.0 = Some(BytesParam::deserialize(deserializer)?);
+        Ok(())
+    }
+
+    fn finish(self, cx: &InvokeContext<'_>) -> Result<T, SlotError> {
+        match self.0 {
+            None => Err(SlotError::Missing),
+            Some(BytesParam::Inline(bytes)) => Ok(T::from(bytes)),
+            Some(BytesParam::Attachment(i)) => match cx.attachments.get(i) {
+                Some(bytes) => Ok(T::from(bytes.clone())),
+                None => Err(SlotError::Invalid(format!(
+                    "refers to binary attachment {i}, but the message has {}",
+                    cx.attachments.len()
+                ))),
+            },
+        }
+    }
+}
+
+/// Slot of a `Channel<T>` argument.
+#[derive(Debug)]
+pub struct ChannelSlot<T>(Option<u64>, PhantomData<fn() -> T>);
+
+impl<T> ArgSlot for ChannelSlot<T> {
+    type Value = Channel<T>;
+    const READS_PARAMS: bool = true;
+
+    fn is_filled(&self) -> bool {
+        self.0.is_some()
+    }
+
+    fn read<'de, D: Deserializer<'de>>(&mut self, deserializer: D) -> Result<(), D::Error> {
+        self.0 = Some(crate::channel::ChannelId::deserialize(deserializer)?.0);
+        Ok(())
+    }
+
+    fn finish(self, cx: &InvokeContext<'_>) -> Result<Channel<T>, SlotError> {
+        let Some(id) = self.0 else {
+            return Err(SlotError::Missing);
+        };
+        match cx.session {
+            Some(session) => Channel::open(id, session).ok_or_else(|| {
+                SlotError::Invalid(format!("channel {id} is already open for another call"))
+            }),
+            None => Err(SlotError::Invalid(
+                "channels stream to a connection; this call has none (use App::connect)".to_owned(),
+            )),
+        }
+    }
 }
 
 /// Injected arguments: `T: CommandArg`. Preferred over [`ParamKind`].
@@ -183,6 +353,8 @@ pub trait ArgSlot {
 /// Why a slot produced no value.
 #[derive(Debug)]
 pub enum SlotError {
+    /// The argument was present but unusable; the text says why.
+    Invalid(String),
     /// A required argument was not in the params.
     Missing,
     /// Building the argument failed.

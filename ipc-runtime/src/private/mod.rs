@@ -16,15 +16,16 @@ pub use crate::registry::{
     Registered, Site,
 };
 pub use args::{
-    ArgProbe, ArgSlot, CommandParam, EventPayload, InjectKind, InjectSlot, InjectTag, MAX_ARGS,
-    ParamKind, ParamSlot, ParamTag, SlotError, Slots, UnsupportedKind, UnsupportedSlot,
-    UnsupportedTag,
+    ArgProbe, ArgSlot, BytesSlot, BytesTag, ChannelSlot, ChannelTag, CommandParam, EventPayload,
+    InjectKind, InjectSlot, InjectTag, MAX_ARGS, ParamKind, ParamSlot, ParamTag, SlotError, Slots,
+    SpecialKind, UnsupportedKind, UnsupportedSlot, UnsupportedTag,
 };
 pub use inventory;
 pub use reply::{
-    CommandError, DataErrKind, DataErrTag, DescribedErrKind, DescribedErrTag, DisplayErrKind,
-    DisplayErrTag, Encoded, ErrProbe, InvokeErrKind, InvokeErrTag, OkProbe, Out, PlainKind,
-    PlainTag, ResultKind, ResultTag, ReturnValue, SerializeOkKind, SerializeOkTag, encode_json,
+    BytesOkKind, BytesOkTag, CommandError, DataErrKind, DataErrTag, DescribedErrKind,
+    DescribedErrTag, DisplayErrKind, DisplayErrTag, Encoded, ErrProbe, InvokeErrKind, InvokeErrTag,
+    OkProbe, Out, PlainKind, PlainTag, ResultKind, ResultTag, ReturnValue, SerializeOkKind,
+    SerializeOkTag, encode_bytes, encode_json,
 };
 
 use crate::{CommandArg, InvokeContext, InvokeError};
@@ -174,6 +175,7 @@ impl<'a> Invocation<'a> {
     pub fn finish<S: ArgSlot>(&self, slot: S, spec: &ArgSpec) -> Result<S::Value, InvokeError> {
         slot.finish(&self.cx).map_err(|e| match e {
             SlotError::Failed(error) => error,
+            SlotError::Invalid(reason) => InvokeError::invalid_params(Some(spec.name), Some(spec.ty), reason),
             SlotError::Missing => {
                 let reason = match &self.unknown_key {
                     Some(key) => format!(

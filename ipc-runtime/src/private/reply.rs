@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! match (&r).__ipc_result_kind().into_result(r) {
-//!     Ok(v) => (&&OkProbe(&v)).__ipc_ok_kind().encode(&v, out),
+//!     Ok(v) => { let kind = (&&OkProbe(&v)).__ipc_ok_kind(); kind.encode(v, out) }
 //!     Err(e) => Err((&&&&ErrProbe(&e)).__ipc_err_kind().convert(e)),
 //! }
 //! ```
@@ -16,6 +16,7 @@
 use std::convert::Infallible;
 use std::fmt::Display;
 
+use bytes::Bytes;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -27,6 +28,9 @@ pub enum Out {
     /// Append the JSON text of the result to this buffer (which already holds
     /// the response's opening `{"jsonrpc":"2.0","id":..,"result":`).
     Text(Vec<u8>),
+    /// Like `Text`, for a client that accepts binary frames: byte results
+    /// become an attachment instead of a JSON array.
+    Binary(Vec<u8>),
     /// Produce a `serde_json::Value` (in-process `invoke`).
     Value,
     /// Nobody is waiting: notifications and listeners.
@@ -38,6 +42,8 @@ pub enum Out {
 pub enum Encoded {
     /// The buffer from [`Out::Text`] with the result appended.
     Text(Vec<u8>),
+    /// The buffer with the placeholder `{"$bytes":0}` appended, and the bytes.
+    Binary(Vec<u8>, Bytes),
     /// The result as a value.
     Value(Value),
     /// Nothing (for [`Out::Discard`]).
@@ -50,7 +56,7 @@ pub fn encode_json<T: Serialize + ?Sized>(value: &T, out: Out) -> Result<Encoded
         InvokeError::internal(format!("the command's result could not be serialized: {e}"))
     };
     match out {
-        Out::Text(mut buf) => {
+        Out::Text(mut buf) | Out::Binary(mut buf) => {
             serde_json::to_writer(&mut buf, value).map_err(failed)?;
             Ok(Encoded::Text(buf))
         }
@@ -58,6 +64,18 @@ pub fn encode_json<T: Serialize + ?Sized>(value: &T, out: Out) -> Result<Encoded
             .map(Encoded::Value)
             .map_err(failed),
         Out::Discard => Ok(Encoded::Discarded),
+    }
+}
+
+/// Encodes a byte result: raw for binary-capable clients, else a JSON array.
+pub fn encode_bytes(bytes: Bytes, out: Out) -> Result<Encoded, InvokeError> {
+    match out {
+        Out::Binary(mut buf) => {
+            buf.extend_from_slice(br#"{"$bytes":0}"#);
+            Ok(Encoded::Binary(buf, bytes))
+        }
+        // `Bytes` serializes as bytes, which JSON writes as an array of numbers.
+        other => encode_json(&bytes, other),
     }
 }
 
@@ -123,14 +141,43 @@ impl<T> SerializeOkKind for OkProbe<'_, T> {
     }
 }
 
+/// `Vec<u8>` and `bytes::Bytes`: raw bytes where the transport allows.
+pub trait BytesOkKind {
+    /// Picks byte encoding.
+    fn __ipc_ok_kind(&self) -> BytesOkTag;
+}
+
+impl BytesOkKind for &OkProbe<'_, Vec<u8>> {
+    fn __ipc_ok_kind(&self) -> BytesOkTag {
+        BytesOkTag
+    }
+}
+
+impl BytesOkKind for &OkProbe<'_, Bytes> {
+    fn __ipc_ok_kind(&self) -> BytesOkTag {
+        BytesOkTag
+    }
+}
+
+/// Chosen for byte results.
+#[derive(Debug)]
+pub struct BytesOkTag;
+
+impl BytesOkTag {
+    /// Encodes the bytes.
+    pub fn encode<T: Into<Bytes>>(self, value: T, out: Out) -> Result<Encoded, InvokeError> {
+        encode_bytes(value.into(), out)
+    }
+}
+
 /// Chosen for values encoded as JSON.
 #[derive(Debug)]
 pub struct SerializeOkTag;
 
 impl SerializeOkTag {
     /// Encodes the value.
-    pub fn encode<T: ReturnValue>(self, value: &T, out: Out) -> Result<Encoded, InvokeError> {
-        encode_json(value, out)
+    pub fn encode<T: ReturnValue>(self, value: T, out: Out) -> Result<Encoded, InvokeError> {
+        encode_json(&value, out)
     }
 }
 

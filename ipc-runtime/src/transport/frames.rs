@@ -2,17 +2,34 @@
 //! across fragments, and UTF-8 checking that reports instead of failing the
 //! connection.
 
-use fastwebsockets::{Frame, OpCode};
+use bytes::{Bytes, BytesMut};
+use fastwebsockets::{Frame, OpCode, Payload};
 
-/// A complete message.
+/// A complete message. Payloads are the received buffers, not copies.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Message {
-    /// A text message; `Err` when it was not valid UTF-8.
-    Text(Result<String, Vec<u8>>),
+    /// A text message (its UTF-8 is checked by [`Message::text`]).
+    Text(Bytes),
     /// A binary message.
-    Binary(Vec<u8>),
+    Binary(Bytes),
     /// The peer closed the connection.
     Close,
+}
+
+impl Message {
+    /// A text message's content, `None` if it is not UTF-8.
+    pub(crate) fn text(bytes: &Bytes) -> Option<&str> {
+        std::str::from_utf8(bytes).ok()
+    }
+}
+
+/// A frame's payload as shared bytes (no copy for received frames).
+fn into_bytes(payload: Payload<'_>) -> Bytes {
+    match payload {
+        Payload::Bytes(bytes) => bytes.freeze(),
+        Payload::Owned(vec) => Bytes::from(vec),
+        other => Bytes::copy_from_slice(&other),
+    }
 }
 
 /// What makes the connection unusable.
@@ -29,7 +46,7 @@ pub(crate) enum Fatal {
 #[derive(Debug)]
 pub(crate) struct Assembler {
     max: usize,
-    partial: Option<(OpCode, Vec<u8>)>,
+    partial: Option<(OpCode, BytesMut)>,
 }
 
 impl Assembler {
@@ -46,12 +63,11 @@ impl Assembler {
                 if self.partial.is_some() {
                     return Err(Fatal::Protocol);
                 }
-                let data = frame.payload.to_vec();
                 if frame.fin {
-                    Ok(Some(finish(frame.opcode, data)))
+                    Ok(Some(finish(frame.opcode, into_bytes(frame.payload))))
                 } else {
-                    self.check(data.len())?;
-                    self.partial = Some((frame.opcode, data));
+                    self.check(frame.payload.len())?;
+                    self.partial = Some((frame.opcode, BytesMut::from(&frame.payload[..])));
                     Ok(None)
                 }
             }
@@ -65,7 +81,7 @@ impl Assembler {
                 };
                 data.extend_from_slice(&frame.payload);
                 if frame.fin {
-                    Ok(Some(finish(opcode, data)))
+                    Ok(Some(finish(opcode, data.freeze())))
                 } else {
                     self.partial = Some((opcode, data));
                     Ok(None)
@@ -83,9 +99,9 @@ impl Assembler {
     }
 }
 
-fn finish(opcode: OpCode, data: Vec<u8>) -> Message {
+fn finish(opcode: OpCode, data: Bytes) -> Message {
     match opcode {
-        OpCode::Text => Message::Text(String::from_utf8(data).map_err(|e| e.into_bytes())),
+        OpCode::Text => Message::Text(data),
         _ => Message::Binary(data),
     }
 }
@@ -93,18 +109,24 @@ fn finish(opcode: OpCode, data: Vec<u8>) -> Message {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fastwebsockets::Payload;
 
     fn frame(fin: bool, opcode: OpCode, data: &[u8]) -> Frame<'static> {
         Frame::new(fin, opcode, None, Payload::Owned(data.to_vec()))
+    }
+
+    fn text(message: Result<Option<Message>, Fatal>) -> Option<String> {
+        match message {
+            Ok(Some(Message::Text(bytes))) => Message::text(&bytes).map(str::to_owned),
+            other => panic!("expected a whole text message, got {other:?}"),
+        }
     }
 
     #[test]
     fn whole_and_fragmented_messages() {
         let mut a = Assembler::new(10);
         assert_eq!(
-            a.push(frame(true, OpCode::Text, b"hi")),
-            Ok(Some(Message::Text(Ok("hi".into()))))
+            text(a.push(frame(true, OpCode::Text, b"hi"))).as_deref(),
+            Some("hi")
         );
         assert_eq!(a.push(frame(false, OpCode::Binary, b"ab")), Ok(None));
         assert_eq!(
@@ -115,7 +137,7 @@ mod tests {
         assert_eq!(a.push(frame(false, OpCode::Continuation, b"cd")), Ok(None));
         assert_eq!(
             a.push(frame(true, OpCode::Continuation, b"e")),
-            Ok(Some(Message::Binary(b"abcde".to_vec())))
+            Ok(Some(Message::Binary(Bytes::from_static(b"abcde"))))
         );
     }
 
@@ -125,13 +147,10 @@ mod tests {
         // "é" split across two fragments is fine.
         assert_eq!(a.push(frame(false, OpCode::Text, &[0xc3])), Ok(None));
         assert_eq!(
-            a.push(frame(true, OpCode::Continuation, &[0xa9])),
-            Ok(Some(Message::Text(Ok("é".into()))))
+            text(a.push(frame(true, OpCode::Continuation, &[0xa9]))).as_deref(),
+            Some("é")
         );
-        assert_eq!(
-            a.push(frame(true, OpCode::Text, &[0xff])),
-            Ok(Some(Message::Text(Err(vec![0xff]))))
-        );
+        assert_eq!(text(a.push(frame(true, OpCode::Text, &[0xff]))), None);
     }
 
     #[test]
@@ -148,8 +167,8 @@ mod tests {
             Err(Fatal::TooLarge)
         );
         assert_eq!(
-            b.push(frame(true, OpCode::Text, b"abcd")),
-            Ok(Some(Message::Text(Ok("abcd".into()))))
+            text(b.push(frame(true, OpCode::Text, b"abcd"))).as_deref(),
+            Some("abcd")
         );
     }
 

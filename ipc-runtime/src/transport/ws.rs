@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -51,12 +51,16 @@ use tokio_util::task::TaskTracker;
 use super::frames::{Assembler, Fatal, Message};
 use crate::App;
 use crate::connection::{ConnectOptions, Connection, Outbound, Outbox};
-use crate::dispatch::error_response;
 
 /// The JavaScript client, served at `/ipc.js`.
 pub const IPC_JS: &str = include_str!("../../js/ipc.js");
 /// Its TypeScript declarations, served at `/ipc.d.ts`.
 pub const IPC_D_TS: &str = include_str!("../../js/ipc.d.ts");
+/// The shim that lets an unmodified `@tauri-apps/api` frontend run against
+/// this server, served at `/ipc-tauri.js`.
+pub const IPC_TAURI_JS: &str = include_str!("../../js/ipc-tauri.js");
+/// Its TypeScript declarations, served at `/ipc-tauri.d.ts`.
+pub const IPC_TAURI_D_TS: &str = include_str!("../../js/ipc-tauri.d.ts");
 
 /// The WebSocket subprotocol the server offers (clients need not ask for it).
 pub const SUBPROTOCOL: &str = "ipc.v1";
@@ -190,9 +194,9 @@ impl ServerBuilder {
             app: self.app,
             max_message_size: self.max_message_size,
             connect: ConnectOptions {
-                origin: None,
                 max_in_flight: self.max_in_flight,
                 outbox_capacity: self.outbox_capacity,
+                ..ConnectOptions::default()
             },
             shutdown_drain: self.shutdown_drain,
             shutdown: shutdown.clone(),
@@ -202,7 +206,9 @@ impl ServerBuilder {
         let mut router = Router::new()
             .route(&self.ws_path, get(upgrade))
             .route("/ipc.js", get(|| async { script(IPC_JS) }))
-            .route("/ipc.d.ts", get(|| async { script(IPC_D_TS) }));
+            .route("/ipc.d.ts", get(|| async { script(IPC_D_TS) }))
+            .route("/ipc-tauri.js", get(|| async { script(IPC_TAURI_JS) }))
+            .route("/ipc-tauri.d.ts", get(|| async { script(IPC_TAURI_D_TS) }));
         for (path, asset) in self.assets {
             router = router.route(&path, get(move || async move { asset.respond() }));
         }
@@ -325,6 +331,13 @@ struct Shared {
     connections: TaskTracker,
 }
 
+/// The query parameters the WebSocket endpoint reads.
+#[derive(serde::Deserialize, Default)]
+struct UpgradeQuery {
+    /// The connection's label (Tauri's window label).
+    label: Option<String>,
+}
+
 /// `GET /ipc`: upgrades to a WebSocket.
 async fn upgrade(State(shared): State<Arc<Shared>>, mut request: Request) -> Response {
     if !fastwebsockets::upgrade::is_upgrade_request(&request) {
@@ -347,6 +360,12 @@ async fn upgrade(State(shared): State<Arc<Shared>>, mut request: Request) -> Res
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let query = Query::<UpgradeQuery>::try_from_uri(request.uri())
+        .map(|Query(query)| query)
+        .unwrap_or_default();
+    let label = query
+        .label
+        .filter(|label| !label.is_empty() && label.len() <= 128);
     let wants_subprotocol = request
         .headers()
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
@@ -367,7 +386,15 @@ async fn upgrade(State(shared): State<Arc<Shared>>, mut request: Request) -> Res
     let task_shared = Arc::clone(&shared);
     shared.connections.spawn(async move {
         match pending.await {
-            Ok(socket) => serve_connection(task_shared, socket, origin).await,
+            Ok(socket) => {
+                let options = ConnectOptions {
+                    origin,
+                    label,
+                    binary: wants_subprotocol,
+                    ..task_shared.connect.clone()
+                };
+                serve_connection(task_shared, socket, options).await;
+            }
             Err(e) => tracing::debug!(error = %e, "WebSocket upgrade did not complete"),
         }
     });
@@ -393,12 +420,8 @@ enum Control {
 async fn serve_connection(
     shared: Arc<Shared>,
     socket: fastwebsockets::WebSocket<Socket>,
-    origin: Option<String>,
+    options: ConnectOptions,
 ) {
-    let options = ConnectOptions {
-        origin,
-        ..shared.connect.clone()
-    };
     let (connection, outbox) = shared.app.connect(options);
     let client = connection.client_id();
     tracing::debug!(client = %client, "connection opened");
@@ -494,23 +517,18 @@ async fn read_loop(
         };
         match assembler.push(frame) {
             Ok(None) => {}
-            Ok(Some(Message::Text(Ok(text)))) => connection.handle_text(&text).await,
-            Ok(Some(Message::Text(Err(_)))) => {
-                reply_error(
-                    connection,
-                    codes::PARSE_ERROR,
-                    "parse error: the text message is not valid UTF-8",
-                )
-                .await;
-            }
-            Ok(Some(Message::Binary(_))) => {
-                reply_error(
-                    connection,
-                    codes::INVALID_REQUEST,
-                    "invalid request: binary frames are not part of this protocol",
-                )
-                .await;
-            }
+            Ok(Some(Message::Text(bytes))) => match Message::text(&bytes) {
+                Some(text) => connection.handle_text(text).await,
+                None => {
+                    reply_error(
+                        connection,
+                        codes::PARSE_ERROR,
+                        "parse error: the text message is not valid UTF-8",
+                    )
+                    .await;
+                }
+            },
+            Ok(Some(Message::Binary(frame))) => connection.handle_binary(frame).await,
             Ok(Some(Message::Close)) => return Ending::Peer,
             Err(Fatal::TooLarge) => return too_large(connection, max_message_size).await,
             Err(Fatal::Protocol) => return Ending::Fatal(1002, "frames out of order"),
@@ -524,13 +542,13 @@ async fn too_large(connection: &Connection, max: usize) -> Ending {
         format!("message too large: the limit is {max} bytes"),
     )
     .with_data(serde_json::json!({ "limit": "message size", "max": max }));
-    connection.send_raw(error_response(None, &error)).await;
+    connection.send_error(&error).await;
     Ending::Fatal(1009, "message too large")
 }
 
 async fn reply_error(connection: &Connection, code: i32, message: &str) {
     connection
-        .send_raw(error_response(None, &ErrorObject::new(code, message)))
+        .send_error(&ErrorObject::new(code, message))
         .await;
 }
 
@@ -604,5 +622,36 @@ async fn write_one(
                 .write_frame(Frame::text(Payload::Borrowed(&text)))
                 .await
         }
+        // A large attachment goes in a continuation frame of its own, so it is
+        // written from where it lies instead of being copied behind the header.
+        Outbound::Binary { head, body } if body.len() >= SPLIT_BINARY_AT => {
+            writer
+                .write_frame(Frame::new(
+                    false,
+                    OpCode::Binary,
+                    None,
+                    Payload::Borrowed(&head),
+                ))
+                .await?;
+            writer
+                .write_frame(Frame::new(
+                    true,
+                    OpCode::Continuation,
+                    None,
+                    Payload::Borrowed(&body),
+                ))
+                .await
+        }
+        Outbound::Binary { head, body } => {
+            let mut whole = Vec::with_capacity(head.len() + body.len());
+            whole.extend_from_slice(&head);
+            whole.extend_from_slice(&body);
+            writer
+                .write_frame(Frame::binary(Payload::Owned(whole)))
+                .await
+        }
     }
 }
+
+/// Attachments at least this large are sent without copying (as a second frame).
+const SPLIT_BINARY_AT: usize = 64 * 1024;

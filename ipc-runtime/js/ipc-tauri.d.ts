@@ -1,0 +1,34 @@
+// Type declarations for ipc-tauri.js: runs a frontend written for Tauri v2
+// (`@tauri-apps/api`), unmodified, in a plain browser against this runtime's
+// backend. See the comment at the top of ipc-tauri.js for what differs from Tauri.
+
+import type { ConnectOptions, IpcClient } from "./ipc.js";
+
+export interface TauriInternalsOptions extends ConnectOptions {
+  /**
+   * This window's label (`getCurrentWindow().label`), sent to the server as
+   * the `label` query parameter of the WebSocket URL; `emitTo(label, ...)`
+   * reaches the connections with that label. Default: the URL's own `label`
+   * parameter, else "main".
+   */
+  label?: string;
+  /**
+   * What `convertFileSrc(path, protocol)` returns. Default: Tauri's
+   * `asset://localhost/<encoded path>`, which a plain browser cannot load.
+   */
+  convertFileSrc?: (filePath: string, protocol?: string) => string;
+}
+
+/**
+ * Connects to the backend and installs `window.__TAURI_INTERNALS__` (`invoke`,
+ * `transformCallback`, `unregisterCallback`, `runCallback`, `callbacks`,
+ * `convertFileSrc`, `metadata`) and
+ * `window.__TAURI_EVENT_PLUGIN_INTERNALS__.unregisterListener`, and sets
+ * `window.isTauri`. The internals are in place at once (calls made before the
+ * connection opens wait for it); resolves with the connection once it is open,
+ * and rejects if it cannot open. Installing again closes the previous
+ * connection. The connection becomes ipc.js's default client.
+ *
+ * @param url default: the page's `ws(s)://<host>/ipc`, as ipc.js's `connect`.
+ */
+export declare function installTauriInternals(url?: string | URL, options?: TauriInternalsOptions): Promise<IpcClient>;

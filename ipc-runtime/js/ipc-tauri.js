@@ -1,0 +1,216 @@
+// ipc-tauri.js: runs a frontend written for Tauri v2 (`@tauri-apps/api`), unmodified,
+// in a plain browser against this runtime's backend. The server serves it at
+// `/ipc-tauri.js`, next to the `/ipc.js` it builds on; docs/protocol.md, "Tauri
+// compatibility", is the server's side.
+//
+//   <script type="module">
+//     const { installTauriInternals } = await import("/ipc-tauri.js");
+//     await installTauriInternals();        // ws(s)://<this host>/ipc?label=main
+//     await import("/app.js");              // imports "@tauri-apps/api/core", ".../event"
+//   </script>
+//
+// It installs what `@tauri-apps/api` reaches for: `window.__TAURI_INTERNALS__`
+// (`invoke`, `transformCallback`, `unregisterCallback`, `runCallback`,
+// `callbacks`, `convertFileSrc`, `metadata`) and
+// `window.__TAURI_EVENT_PLUGIN_INTERNALS__.unregisterListener`, and sets
+// `window.isTauri = true` so `isTauri()` guards let the app's calls through.
+// Commands, `Channel`s and the event functions (`listen`, `once`, `emit`,
+// `emitTo`, unlisten) work as in Tauri: `plugin:event|…` calls are ordinary
+// requests the server answers, and its pushes run the callbacks they name.
+//
+// Deliberate differences from Tauri:
+// - Array args are positional arguments here; Tauri sends an array (like a
+//   typed array or ArrayBuffer) as the raw request body. Binary args (a typed
+//   array, DataView or ArrayBuffer) are the command's first positional argument
+//   (a `Vec<u8>`/`Bytes`, not Tauri's `tauri::ipc::Request`). Binary values at
+//   the top level of args travel raw in a binary frame; deeper ones as arrays
+//   of bytes. Every typed array stands for its bytes (Tauri only converts
+//   Uint8Array and ArrayBuffer).
+// - `invoke`'s `options.headers` are ignored (there is no HTTP request per call).
+// - A failed call rejects with the error's `data` when the command returned an
+//   error value (code -32000 with `data`), otherwise with the error message
+//   string: protocol errors (unknown command, bad arguments), timeouts and a
+//   lost connection are strings, as Tauri's own are.
+// - Bytes a command returns, and bytes a channel sends, arrive as ArrayBuffers
+//   (as a Tauri raw `Response` does): a copy of the received bytes.
+// - Callback ids are small increasing integers, not random ones.
+// - `convertFileSrc` gives Tauri's `asset://localhost/<path>` form, which a
+//   plain browser cannot load; pass `options.convertFileSrc` to map paths to
+//   URLs your server serves.
+// - Event listeners do not survive a reconnect (`options.reconnect`): the
+//   server drops a connection's subscriptions with it.
+// - Only the core and event modules are covered: window, webview, menu, path
+//   and plugin commands are sent to the server like any other command.
+// - The connection becomes ipc.js's default client (its module-level `invoke`,
+//   `listen`, ... use it).
+
+import { connect, defaultUrl, ErrorCode } from "./ipc.js";
+
+/** The key of Tauri's custom IPC serialization (`SERIALIZE_TO_IPC_FN`). */
+const TO_IPC = "__TAURI_TO_IPC_KEY__";
+
+let installed = null; // { client } of the latest install (client null while connecting)
+
+/**
+ * Connects to the backend and installs `window.__TAURI_INTERNALS__` and
+ * `window.__TAURI_EVENT_PLUGIN_INTERNALS__`. The internals are in place at
+ * once (calls made before the connection opens wait for it); the promise
+ * resolves with the {@link IpcClient} once connected, and rejects (as do the
+ * calls) if the connection cannot open. Installing again closes the previous
+ * connection.
+ *
+ * @param {string | URL} [url] default: the page's `ws(s)://<host>/ipc` (as `connect`).
+ * @param {object} [options] `label`: this window's label, sent as the `label`
+ *   query parameter (default the URL's own, else "main"); `convertFileSrc(path,
+ *   protocol)`; and any option of ipc.js's `connect` (`timeout`, `reconnect`,
+ *   `WebSocket`, `protocols`, `onstatechange`, `onnotification`).
+ * @returns {Promise<import("./ipc.js").IpcClient>}
+ */
+export async function installTauriInternals(url, options = {}) {
+  const { label, convertFileSrc, onnotification, ...connectOptions } = options;
+  const target = new URL(String(url ?? defaultUrl()));
+  if (label !== undefined) target.searchParams.set("label", String(label));
+  else if (!target.searchParams.has("label")) target.searchParams.set("label", "main");
+  const windowLabel = target.searchParams.get("label");
+
+  installed?.client?.close();
+  const state = { client: null };
+  installed = state;
+  const internals = (globalThis.__TAURI_INTERNALS__ ??= {});
+  const eventInternals = (globalThis.__TAURI_EVENT_PLUGIN_INTERNALS__ ??= {});
+
+  // ---- callbacks ----
+  const callbacks = new Map(); // id -> function
+  let nextCallbackId = 1;
+  const transformCallback = (callback, once = false) => {
+    const id = nextCallbackId++;
+    callbacks.set(id, (data) => {
+      if (once) callbacks.delete(id);
+      return callback && callback(data);
+    });
+    return id;
+  };
+  const unregisterCallback = (id) => {
+    callbacks.delete(id);
+  };
+  const runCallback = (id, data) => {
+    const callback = callbacks.get(id);
+    if (callback) callback(data);
+    else console.warn(`[TAURI] Couldn't find callback id ${id}.`);
+  };
+  /**
+   * Runs the callback a push names, through `runCallback` as Tauri's backend
+   * does (so a wrapped `runCallback` sees it); a push for a callback already
+   * removed (an event in flight while unlistening) is dropped silently.
+   */
+  const push = (id, data) => {
+    if (!callbacks.has(id)) return;
+    try {
+      internals.runCallback(id, data);
+    } catch (err) {
+      queueMicrotask(() => {
+        throw err; // reported as uncaught, without stopping the other pushes
+      });
+    }
+  };
+
+  // ---- the event plugin's bookkeeping: event id -> { event, handler } ----
+  const listeners = new Map();
+  const unregisterListener = (event, eventId) => {
+    const listener = listeners.get(eventId);
+    if (!listener) return;
+    listeners.delete(eventId);
+    unregisterCallback(listener.handler);
+  };
+
+  // ---- pushes ----
+  const onPush = (method, params) => {
+    if (!params || typeof params !== "object") return;
+    if (method === "ipc.event" && "handler" in params) {
+      push(params.handler, { event: params.event, payload: params.payload, id: params.id });
+    } else if (method === "ipc.channel") {
+      if (params.end === true) push(params.channel, { index: params.index, end: true });
+      else push(params.channel, { index: params.index, message: toArrayBuffer(params.message) });
+    }
+  };
+
+  // ---- invoke ----
+  const connecting = connect(target, {
+    ...connectOptions,
+    onnotification(method, params) {
+      onPush(method, params);
+      if (typeof onnotification === "function") onnotification(method, params);
+    },
+  });
+  connecting.catch(() => {}); // reported through the returned promise and the calls
+  const invoke = async (cmd, args = {}, _options = undefined) => {
+    const client = await connecting.catch((err) => Promise.reject(err.message));
+    let result;
+    try {
+      result = await client.invoke(cmd, prepareArgs(args));
+    } catch (err) {
+      if (err && err.code === ErrorCode.COMMAND_ERROR && err.data !== undefined) throw err.data;
+      throw err && typeof err.message === "string" ? err.message : String(err);
+    }
+    if (cmd === "plugin:event|listen" && args && typeof args === "object") {
+      listeners.set(result, { event: args.event, handler: args.handler });
+    }
+    return toArrayBuffer(result);
+  };
+
+  Object.assign(internals, {
+    invoke,
+    transformCallback,
+    unregisterCallback,
+    runCallback,
+    callbacks,
+    convertFileSrc: convertFileSrc ?? ((filePath, protocol = "asset") => `${protocol}://localhost/${encodeURIComponent(filePath)}`),
+    metadata: {
+      currentWindow: { label: windowLabel },
+      currentWebview: { windowLabel, label: windowLabel },
+    },
+  });
+  eventInternals.unregisterListener = unregisterListener;
+  globalThis.isTauri = true;
+
+  const client = await connecting;
+  if (installed === state) state.client = client;
+  else client.close(); // installed again meanwhile
+  return client;
+}
+
+function isBinary(value) {
+  return value !== null && typeof value === "object" &&
+    (ArrayBuffer.isView(value) || Object.prototype.toString.call(value) === "[object ArrayBuffer]");
+}
+
+/** Bytes from the server (a Uint8Array view into the frame) as an ArrayBuffer of their own. */
+function toArrayBuffer(value) {
+  if (!(value instanceof Uint8Array)) return value;
+  return value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength);
+}
+
+/**
+ * Args as Tauri serializes them: `toJSON` first, then a Map becomes an object
+ * and an object with `__TAURI_TO_IPC_KEY__` is replaced by its result (a
+ * Tauri `Channel` becomes `"__CHANNEL__:<id>"` this way). Binary values are
+ * left for ipc.js, which sends them as bytes.
+ */
+function prepareArgs(args) {
+  if (args === null || args === undefined) return {};
+  return prepare(args, ""); // anything but an object, array or bytes is refused by ipc.js
+}
+
+function prepare(value, key) {
+  if (isBinary(value)) return value; // before toJSON: a Node Buffer has one
+  if (value !== null && (typeof value === "object" || typeof value === "bigint") && typeof value.toJSON === "function") {
+    value = value.toJSON(key);
+  }
+  if (value instanceof Map) value = Object.fromEntries(value);
+  else if (value !== null && typeof value === "object" && TO_IPC in value && !isBinary(value)) value = value[TO_IPC]();
+  if (value === null || typeof value !== "object" || isBinary(value)) return value;
+  if (Array.isArray(value)) return value.map((item, i) => prepare(item, String(i)));
+  const out = {};
+  for (const name of Object.keys(value)) out[name] = prepare(value[name], name);
+  return out;
+}

@@ -1,0 +1,236 @@
+//! The reserved methods: the protocol's own (`ipc.listen`, `ipc.unlisten`,
+//! `ipc.emit`, `ipc.cancel`) and those of Tauri's event plugin
+//! (`plugin:event|listen`, `unlisten`, `emit`, `emit_to`), which let an
+//! unmodified `@tauri-apps/api` frontend use events against this runtime.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use ipc_core::message::RequestEnvelope;
+use ipc_core::{EventName, EventTarget, codes, method};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::connection::Session;
+use crate::dispatch::{Reply, Source, error_message, result_message};
+use crate::{App, InvokeError};
+
+/// Answers a reserved method. Each may also come as a notification (no answer).
+pub(crate) fn dispatch(app: &App, envelope: &RequestEnvelope<'_>, source: Source<'_>) -> Reply {
+    let id = envelope.id().map(RawValue::get);
+    let params = envelope.params();
+    let name = envelope.method();
+    let result = match name {
+        method::EMIT => emit(app, params, source).map(|()| "null".to_owned()),
+        method::LISTEN => session(name, source).and_then(|s| listen(app, params, s)),
+        method::UNLISTEN => session(name, source).and_then(|s| unlisten(app, params, s)),
+        method::CANCEL => session(name, source).and_then(|s| cancel(params, s)),
+        method::TAURI_LISTEN => session(name, source).and_then(|s| tauri_listen(app, params, s)),
+        method::TAURI_UNLISTEN => {
+            session(name, source).and_then(|s| tauri_unlisten(app, params, s))
+        }
+        method::TAURI_EMIT => tauri_emit(app, params, source).map(|()| "null".to_owned()),
+        method::TAURI_EMIT_TO => tauri_emit_to(app, params, source).map(|()| "null".to_owned()),
+        other => Err(InvokeError::new(
+            codes::METHOD_NOT_FOUND,
+            format!("unknown reserved method `{other}`"),
+        )),
+    };
+    match (id, result) {
+        (None, Ok(_)) => Reply::None,
+        (None, Err(error)) => {
+            tracing::debug!(method = name, error = %error, "reserved notification refused");
+            Reply::None
+        }
+        (Some(id), Ok(result)) => Reply::Ready(result_message(id, &result)),
+        (Some(id), Err(error)) => Reply::Ready(error_message(Some(id), error.as_object())),
+    }
+}
+
+/// The connection, for the methods that need one.
+fn session<'a>(method: &str, source: Source<'a>) -> Result<&'a Arc<Session>, InvokeError> {
+    source.session.ok_or_else(|| {
+        InvokeError::new(
+            codes::METHOD_NOT_FOUND,
+            format!(
+                "`{method}` needs a connection that can receive pushes; this entry point has none"
+            ),
+        )
+    })
+}
+
+/// Reads the params of a reserved method, or explains what is wrong with them.
+fn params<'a, T: Deserialize<'a>>(
+    method: &str,
+    params: Option<&'a RawValue>,
+) -> Result<T, InvokeError> {
+    let raw = params.map_or("{}", RawValue::get);
+    serde_json::from_str(raw)
+        .map_err(|e| InvokeError::invalid_params(None, None, format!("{method}: {e}")))
+}
+
+fn event_name(name: &str) -> Result<EventName, InvokeError> {
+    EventName::new(name)
+        .map_err(|e| InvokeError::invalid_params(Some("event"), Some("event name"), e.to_string()))
+}
+
+/// `ipc.emit {"event", "payload"?, "target"?}`.
+fn emit(app: &App, raw: Option<&RawValue>, source: Source<'_>) -> Result<(), InvokeError> {
+    #[derive(Deserialize)]
+    struct Emit<'a> {
+        #[serde(borrow)]
+        event: Cow<'a, str>,
+        #[serde(borrow, default)]
+        payload: Option<&'a RawValue>,
+        #[serde(default)]
+        target: EventTarget,
+    }
+    let p: Emit<'_> = params(method::EMIT, raw)?;
+    app.emit_from_client(&p.event, p.payload, source.caller, p.target)
+}
+
+/// `ipc.listen {"event"}` → the subscription id.
+fn listen(
+    app: &App,
+    raw: Option<&RawValue>,
+    session: &Arc<Session>,
+) -> Result<String, InvokeError> {
+    #[derive(Deserialize)]
+    struct Listen<'a> {
+        #[serde(borrow)]
+        event: Cow<'a, str>,
+    }
+    let p: Listen<'_> = params(method::LISTEN, raw)?;
+    Ok(session
+        .subscribe(app, event_name(&p.event)?)
+        .get()
+        .to_string())
+}
+
+/// `ipc.unlisten {"event"}` or `{"id"}` → whether a subscription was removed.
+fn unlisten(
+    app: &App,
+    raw: Option<&RawValue>,
+    session: &Arc<Session>,
+) -> Result<String, InvokeError> {
+    #[derive(Deserialize)]
+    struct Unlisten<'a> {
+        #[serde(borrow, default)]
+        event: Option<Cow<'a, str>>,
+        #[serde(default)]
+        id: Option<u64>,
+    }
+    let p: Unlisten<'_> = params(method::UNLISTEN, raw)?;
+    let removed = match (p.event, p.id) {
+        (Some(event), _) => session.unsubscribe_name(app, &event),
+        (None, Some(id)) => session.unsubscribe_id(app, id),
+        (None, None) => {
+            return Err(InvokeError::invalid_params(
+                None,
+                None,
+                "ipc.unlisten needs `event` or `id`".to_owned(),
+            ));
+        }
+    };
+    Ok(removed.to_string())
+}
+
+/// `ipc.cancel {"id"}` → whether a running call was cancelled.
+fn cancel(raw: Option<&RawValue>, session: &Arc<Session>) -> Result<String, InvokeError> {
+    #[derive(Deserialize)]
+    struct Cancel<'a> {
+        #[serde(borrow)]
+        id: &'a RawValue,
+    }
+    let p: Cancel<'_> = params(method::CANCEL, raw)?;
+    Ok(session.cancel(p.id.get()).to_string())
+}
+
+/// `plugin:event|listen {"event", "target"?, "handler"}` → the event id.
+///
+/// Tauri's `target` (which windows' events to hear) has no meaning for a
+/// browser connection and is ignored: the listener hears every emit of the name
+/// that reaches this connection.
+fn tauri_listen(
+    app: &App,
+    raw: Option<&RawValue>,
+    session: &Arc<Session>,
+) -> Result<String, InvokeError> {
+    #[derive(Deserialize)]
+    struct Listen<'a> {
+        #[serde(borrow)]
+        event: Cow<'a, str>,
+        handler: u64,
+    }
+    let p: Listen<'_> = params(method::TAURI_LISTEN, raw)?;
+    let name = event_name(&p.event)?;
+    Ok(session.tauri_listen(app, name, p.handler).get().to_string())
+}
+
+/// `plugin:event|unlisten {"event", "eventId"}` → null.
+fn tauri_unlisten(
+    app: &App,
+    raw: Option<&RawValue>,
+    session: &Arc<Session>,
+) -> Result<String, InvokeError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Unlisten {
+        event_id: u64,
+    }
+    let p: Unlisten = params(method::TAURI_UNLISTEN, raw)?;
+    session.tauri_unlisten(app, p.event_id);
+    Ok("null".to_owned())
+}
+
+/// `plugin:event|emit {"event", "payload"?}`: to everyone.
+fn tauri_emit(app: &App, raw: Option<&RawValue>, source: Source<'_>) -> Result<(), InvokeError> {
+    #[derive(Deserialize)]
+    struct Emit<'a> {
+        #[serde(borrow)]
+        event: Cow<'a, str>,
+        #[serde(borrow, default)]
+        payload: Option<&'a RawValue>,
+    }
+    let p: Emit<'_> = params(method::TAURI_EMIT, raw)?;
+    app.emit_from_client(&p.event, p.payload, source.caller, EventTarget::All)
+}
+
+/// Tauri's event targets.
+#[derive(Deserialize)]
+#[serde(tag = "kind")]
+enum TauriTarget {
+    Any,
+    App,
+    AnyLabel { label: String },
+    Window { label: String },
+    Webview { label: String },
+    WebviewWindow { label: String },
+}
+
+impl From<TauriTarget> for EventTarget {
+    fn from(target: TauriTarget) -> Self {
+        match target {
+            TauriTarget::Any => EventTarget::All,
+            TauriTarget::App => EventTarget::Backend,
+            TauriTarget::AnyLabel { label }
+            | TauriTarget::Window { label }
+            | TauriTarget::Webview { label }
+            | TauriTarget::WebviewWindow { label } => EventTarget::Label(label),
+        }
+    }
+}
+
+/// `plugin:event|emit_to {"target", "event", "payload"?}`.
+fn tauri_emit_to(app: &App, raw: Option<&RawValue>, source: Source<'_>) -> Result<(), InvokeError> {
+    #[derive(Deserialize)]
+    struct EmitTo<'a> {
+        target: TauriTarget,
+        #[serde(borrow)]
+        event: Cow<'a, str>,
+        #[serde(borrow, default)]
+        payload: Option<&'a RawValue>,
+    }
+    let p: EmitTo<'_> = params(method::TAURI_EMIT_TO, raw)?;
+    app.emit_from_client(&p.event, p.payload, source.caller, p.target.into())
+}
