@@ -15,6 +15,7 @@ pub(crate) const CRATE: &str = "crate";
 const COMMAND_KEYS: &str =
     "`rename = \"...\"`, `rename_all = \"...\"`, `blocking`, `crate = \"...\"`";
 const LISTEN_KEYS: &str = "`blocking`, `crate = \"...\"`";
+const EVENT_KEYS: &str = "`crate = \"...\"`";
 
 /// Options of `#[command]`.
 pub(crate) struct CommandAttr {
@@ -24,12 +25,18 @@ pub(crate) struct CommandAttr {
     pub(crate) krate: Path,
 }
 
-/// Options of `#[listen]`.
-pub(crate) struct ListenAttr {
+/// Options of `#[listen]` and `#[event]`: the event's name, then options
+/// (`blocking` is for listeners only).
+pub(crate) struct NamedAttr {
     pub(crate) event: Option<LitStr>,
     pub(crate) blocking: Option<Span>,
     pub(crate) krate: Path,
 }
+
+/// Options of `#[listen]`.
+pub(crate) type ListenAttr = NamedAttr;
+/// Options of `#[event]`.
+pub(crate) type EventAttr = NamedAttr;
 
 fn default_crate() -> Path {
     syn::parse_quote!(::ipc_runtime)
@@ -111,27 +118,48 @@ pub(crate) fn parse_command(args: TokenStream, cx: &mut Ctxt) -> CommandAttr {
 }
 
 pub(crate) fn parse_listen(args: TokenStream, cx: &mut Ctxt) -> ListenAttr {
-    let mut attr = ListenAttr {
+    parse_named(args, cx, "#[listen]", true)
+}
+
+pub(crate) fn parse_event(args: TokenStream, cx: &mut Ctxt) -> EventAttr {
+    parse_named(args, cx, "#[event]", false)
+}
+
+/// `#[listen]` and `#[event]`: the event's name as a string literal, then
+/// options (`crate = "..."`, and for listeners `blocking`).
+fn parse_named(
+    args: TokenStream,
+    cx: &mut Ctxt,
+    attribute: &str,
+    blocking_allowed: bool,
+) -> NamedAttr {
+    let keys = if blocking_allowed {
+        LISTEN_KEYS
+    } else {
+        EVENT_KEYS
+    };
+    let is_option = |p: &Path| (blocking_allowed && p.is_ident(BLOCKING)) || p.is_ident(CRATE);
+    let mut attr = NamedAttr {
         event: None,
         blocking: None,
         krate: default_crate(),
     };
     let parser = |input: ParseStream<'_>| -> syn::Result<()> {
         let first = input.fork().call(Path::parse_mod_style).ok();
-        let first_is_option = first
-            .as_ref()
-            .is_some_and(|p| p.is_ident(BLOCKING) || p.is_ident(CRATE));
         if input.peek(LitStr) {
             attr.event = Some(input.parse()?);
             if input.is_empty() {
                 return Ok(());
             }
             input.parse::<syn::Token![,]>()?;
-        } else if input.is_empty() || first_is_option {
-            cx.error_at(
-                Span::call_site(),
-                "#[listen] needs the event's name first: #[listen(\"event-name\")]",
-            );
+        } else if input.is_empty() || first.as_ref().is_some_and(is_option) {
+            let name = attribute.trim_start_matches("#[").trim_end_matches(']');
+            let message =
+                format!("{attribute} needs the event's name first: #[{name}(\"event-name\")]");
+            match first.as_ref().filter(|p| is_option(p)) {
+                Some(option) => cx.error_spanned_by(option, message),
+                None => cx.error_at(Span::call_site(), message),
+            }
         } else {
             // `#[listen(ready)]` or `#[listen(EVENT)]`: the macro cannot read a
             // constant's value, so the name must be written out.
@@ -139,7 +167,8 @@ pub(crate) fn parse_listen(args: TokenStream, cx: &mut Ctxt) -> ListenAttr {
                 .as_ref()
                 .and_then(Path::get_ident)
                 .map_or_else(|| "event-name".to_owned(), ToString::to_string);
-            let message = format!("the event name must be a string literal: #[listen(\"{hint}\")]");
+            let name = attribute.trim_start_matches("#[").trim_end_matches(']');
+            let message = format!("the event name must be a string literal: #[{name}(\"{hint}\")]");
             return Err(match &first {
                 Some(path) => syn::Error::new_spanned(path, message),
                 None => input.error(message),
@@ -152,7 +181,7 @@ pub(crate) fn parse_listen(args: TokenStream, cx: &mut Ctxt) -> ListenAttr {
                 .segments
                 .first()
                 .map_or_else(Span::call_site, |s| s.ident.span());
-            if path.is_ident(BLOCKING) {
+            if blocking_allowed && path.is_ident(BLOCKING) {
                 if seen.first(BLOCKING, span, cx) {
                     attr.blocking = Some(span);
                 }
@@ -167,7 +196,7 @@ pub(crate) fn parse_listen(args: TokenStream, cx: &mut Ctxt) -> ListenAttr {
                 return Err(syn::Error::new_spanned(
                     &path,
                     format!(
-                        "unknown #[listen] option `{name}`; expected the event name as a string, then {LISTEN_KEYS}"
+                        "unknown {attribute} option `{name}`; expected the event name as a string, then {keys}"
                     ),
                 ));
             }

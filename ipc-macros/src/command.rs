@@ -6,6 +6,7 @@ use syn::{ItemFn, LitStr};
 
 use crate::attr::{self, CommandAttr};
 use crate::ctxt::{Ctxt, errors_with_item};
+use crate::describe;
 use crate::expand::{self, Kind};
 use crate::signature::{self, Role, Signature};
 
@@ -144,6 +145,8 @@ fn generate(
     });
     let read = expand::try_or_return(quote!(__ipc_call.read_args(&__IPC_ARGS, &mut __ipc_slots)));
     let call = expand::call_and_encode(sig, kind);
+    let types = describe::command_types(&sig.args, sig.output);
+    let docs = describe::docs(&func.attrs);
 
     quote! {
         #[doc(hidden)]
@@ -173,6 +176,8 @@ fn generate(
                 #call
             }
 
+            #types
+
             static __IPC_COMMAND: __ipc::CommandRegistration = __ipc::CommandRegistration {
                 name: #name,
                 function: #function,
@@ -181,6 +186,8 @@ fn generate(
                 shim: __ipc_shim,
                 kind: __ipc::CommandKind::#kind_variant,
                 site: #site,
+                docs: #docs,
+                types: __ipc_types,
             };
 
             __ipc::inventory::submit! {

@@ -6,6 +6,7 @@ use syn::ItemFn;
 
 use crate::attr::{self, ListenAttr};
 use crate::ctxt::{Ctxt, errors_with_item};
+use crate::describe;
 use crate::expand::{self, Kind};
 use crate::signature::{self, Role, Signature};
 
@@ -72,6 +73,7 @@ fn generate(attr: &ListenAttr, sig: &Signature<'_>, func: &ItemFn) -> TokenStrea
         quote!(let #var = #value;)
     });
     let call = expand::call_and_encode(sig, kind);
+    let payload = describe::listener_payload(&sig.args);
 
     quote! {
         #[doc(hidden)]
@@ -88,12 +90,15 @@ fn generate(attr: &ListenAttr, sig: &Signature<'_>, func: &ItemFn) -> TokenStrea
                 #call
             }
 
+            #payload
+
             static __IPC_LISTENER: __ipc::ListenerRegistration = __ipc::ListenerRegistration {
                 event: #event,
                 function: #function,
                 shim: __ipc_shim,
                 kind: __ipc::CommandKind::#kind_variant,
                 site: #site,
+                payload: __ipc_payload,
             };
 
             __ipc::inventory::submit! {

@@ -5,6 +5,11 @@
 // into the received frame), or to a `number[]` on a connection opened without
 // the `ipc.v1` subprotocol. Binary values at the top level of `invoke`'s args
 // are sent raw; deeper ones as arrays of bytes.
+//
+// Large integers: integers in received messages beyond Number.MAX_SAFE_INTEGER
+// (Rust's u64, i64, i128, u128 values past 2^53) arrive as `bigint`, exactly;
+// smaller ones as `number`. `bigint` values in args and payloads are sent as
+// exact JSON integers.
 
 /** JSON-RPC error codes used by the runtime. */
 export declare const ErrorCode: {

@@ -26,6 +26,13 @@
 // bytes. Typed arrays always stand for their bytes (a Float32Array of n values
 // is 4n bytes).
 //
+// Large integers: JSON numbers are IEEE doubles in JavaScript, exact only up to
+// Number.MAX_SAFE_INTEGER (2^53 - 1), while Rust's i64/u64 (and i128/u128) go
+// further. So integers in received messages whose magnitude exceeds it arrive
+// as `BigInt`s (exactly), smaller ones as numbers; and `BigInt` values in
+// args or payloads are sent as exact JSON integers. The generated TypeScript
+// bindings type such Rust integers `number | bigint`.
+//
 // Everything else arrives through `onnotification(method, params)`, called for
 // every notification the server pushes (after the client has handled it), for
 // code built on top of this client such as ipc-tauri.js.
@@ -137,7 +144,7 @@ function decodeFrame(data) {
   if (headerLength > bytes.byteLength - 4) return undefined;
   let message;
   try {
-    message = JSON.parse(UTF8_DECODER.decode(bytes.subarray(4, 4 + headerLength)));
+    message = parseJson(UTF8_DECODER.decode(bytes.subarray(4, 4 + headerLength)));
   } catch {
     return undefined;
   }
@@ -176,6 +183,74 @@ function revive(value, attachments) {
     if (after !== before) Object.defineProperty(value, key, { value: after, writable: true, enumerable: true, configurable: true });
   }
   return value;
+}
+
+// ---- large integers (beyond Number.MAX_SAFE_INTEGER) ----
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** Integers that may be unsafe have 16 digits or more; text without such a run takes the fast path. */
+const LONG_DIGITS = /\d{16}/;
+/** Stands for a BigInt inside a JSON string while (de)serializing; the nonce keeps real strings apart. */
+const BIGINT_MARKER = `\u0000ipc-bigint-${Math.random().toString(36).slice(2)}${Date.now().toString(36)}:`;
+/** How the marker looks inside JSON text, opening quote included. */
+const BIGINT_MARKER_JSON = JSON.stringify(BIGINT_MARKER).slice(0, -1);
+
+/** JSON.parse, except that integers beyond Number.MAX_SAFE_INTEGER become BigInts. */
+function parseJson(text) {
+  if (!LONG_DIGITS.test(text)) return JSON.parse(text);
+  // Outside strings, replace each unsafe integer literal by a marked string,
+  // then turn marked strings back into BigInts while parsing.
+  let out = "";
+  let copied = 0;
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // a string: skip it, escapes included
+      for (i++; i < n; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+      i++;
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      // a number: `-`, digits, `.`, `e`, `E`, `+`
+      const start = i;
+      for (i++; i < n; i++) {
+        const d = text.charCodeAt(i);
+        if (!((d >= 0x30 && d <= 0x39) || d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b || d === 0x2d)) break;
+      }
+      const token = text.slice(start, i);
+      if (/^-?\d{16,}$/.test(token)) {
+        const value = BigInt(token);
+        if (value > MAX_SAFE || value < -MAX_SAFE) {
+          out += text.slice(copied, start) + JSON.stringify(BIGINT_MARKER + token);
+          copied = i;
+        }
+      }
+    } else i++;
+  }
+  if (copied === 0) return JSON.parse(text);
+  out += text.slice(copied);
+  return JSON.parse(out, (_key, value) =>
+    typeof value === "string" && value.startsWith(BIGINT_MARKER) ? BigInt(value.slice(BIGINT_MARKER.length)) : value,
+  );
+}
+
+/** JSON.stringify with a replacer, except that BigInts become exact JSON integers. */
+function stringifyJson(value, replacer) {
+  let bigints = false;
+  const json = JSON.stringify(value, function (key, v) {
+    const replaced = replacer.call(this, key, v);
+    if (typeof replaced !== "bigint") return replaced;
+    bigints = true;
+    return BIGINT_MARKER + replaced.toString();
+  });
+  if (!bigints) return json;
+  // `"<marker>123"` → `123`
+  const parts = json.split(BIGINT_MARKER_JSON);
+  return parts[0] + parts.slice(1).map((part) => part.replace('"', "")).join("");
 }
 
 /**
@@ -677,7 +752,7 @@ export class IpcClient {
     let msg;
     if (typeof data === "string") {
       try {
-        msg = JSON.parse(data);
+        msg = parseJson(data);
       } catch {
         return;
       }
@@ -753,7 +828,7 @@ function encodeRequest(id, method, params, attach) {
   const channels = new Set();
   const message = { jsonrpc: "2.0", id, method, params };
   if (attachments.length > 0) message.attachments = attachments.map((a) => a.byteLength);
-  const json = JSON.stringify(message, function (key, value) {
+  const json = stringifyJson(message, function (key, value) {
     const original = this[key]; // before toJSON (a Channel's, a Buffer's)
     if (original instanceof Channel) channels.add(original);
     else if (isBinary(original)) return Array.from(bytesOf(original)); // deeper bytes: a JSON array

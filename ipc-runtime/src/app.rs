@@ -7,6 +7,7 @@ use ipc_core::{EventName, EventTarget};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use crate::capability::Action;
 use crate::context::Caller;
 use crate::error::EmitError;
 use crate::events::{Event, EventBus, ListenerId};
@@ -49,6 +50,8 @@ pub(crate) struct AppInner {
     pub(crate) runtime: Option<tokio::runtime::Handle>,
     /// The next connection's client id (0 is the backend).
     pub(crate) next_client: std::sync::atomic::AtomicU64,
+    /// Who may do what.
+    pub(crate) acl: crate::capability::Acl,
 }
 
 impl App {
@@ -156,6 +159,9 @@ impl App {
         EventName::validate(event).map_err(|e| {
             InvokeError::invalid_params(Some("event"), Some("event name"), e.to_string())
         })?;
+        if !caller.permissions().allows(Action::Emit, event) {
+            return Err(InvokeError::forbidden(Action::Emit, event, caller));
+        }
         if !caller.is_backend() && event.starts_with(RUNTIME_EVENT_PREFIX) {
             return Err(InvokeError::invalid_params(
                 Some("event"),

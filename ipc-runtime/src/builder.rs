@@ -4,6 +4,7 @@ use std::fmt;
 
 use crate::App;
 use crate::app::AppInner;
+use crate::capability::{Acl, Capability, ConnectionInfo};
 use crate::context::Caller;
 use crate::error::BuildError;
 use crate::events::EventBus;
@@ -38,6 +39,7 @@ pub struct AppBuilder {
     listeners: Vec<&'static ListenerRegistration>,
     discover: bool,
     runtime: Option<tokio::runtime::Handle>,
+    acl: Acl,
 }
 
 impl AppBuilder {
@@ -49,7 +51,64 @@ impl AppBuilder {
             listeners: Vec::new(),
             discover: true,
             runtime: None,
+            acl: Acl::default(),
         }
+    }
+
+    /// Defines a capability (see [`capability`](crate::capability)). Once any
+    /// capability or grant is configured, connections may only do what their
+    /// granted capabilities allow.
+    #[must_use]
+    pub fn capability(mut self, capability: Capability) -> Self {
+        self.acl.add(capability);
+        self
+    }
+
+    /// Grants `capability` to connections from pages of this origin
+    /// (`http://127.0.0.1:8080`, exactly as browsers send it).
+    #[must_use]
+    pub fn grant_origin(
+        mut self,
+        origin: impl Into<String>,
+        capability: impl Into<String>,
+    ) -> Self {
+        self.acl.grant_origin(origin.into(), capability.into());
+        self
+    }
+
+    /// Grants `capability` to connections presenting this token (`?token=` on
+    /// the WebSocket URL). Such a token also lets them connect, like the
+    /// server's own launch token. Compared in constant time.
+    #[must_use]
+    pub fn grant_token(mut self, token: impl Into<String>, capability: impl Into<String>) -> Self {
+        self.acl.grant_token(token.into(), capability.into());
+        self
+    }
+
+    /// Grants the capabilities this callback names for what a connection
+    /// presented (origin, token, label).
+    #[must_use]
+    pub fn grant_with<F>(mut self, callback: F) -> Self
+    where
+        F: Fn(&ConnectionInfo<'_>) -> Vec<String> + Send + Sync + 'static,
+    {
+        self.acl.grant_with(std::sync::Arc::new(callback));
+        self
+    }
+
+    /// The capability of connections that nothing else grants anything.
+    #[must_use]
+    pub fn default_capability(mut self, capability: impl Into<String>) -> Self {
+        self.acl.set_default(capability.into());
+        self
+    }
+
+    /// Refuses everything to connections that no grant covers, even with no
+    /// capability defined yet (default-deny).
+    #[must_use]
+    pub fn deny_by_default(mut self) -> Self {
+        self.acl.deny_by_default();
+        self
     }
 
     /// Manages a value: commands and listeners receive it as [`State<T>`](crate::State).
@@ -138,6 +197,7 @@ impl AppBuilder {
                 unique.push(listener);
             }
         }
+        self.acl.check()?;
         let registry = Registry::build(commands)?;
         let events = EventBus::new(&unique)?;
         tracing::debug!(
@@ -155,6 +215,7 @@ impl AppBuilder {
                 .runtime
                 .or_else(|| tokio::runtime::Handle::try_current().ok()),
             next_client: std::sync::atomic::AtomicU64::new(1),
+            acl: self.acl,
         }))
     }
 }

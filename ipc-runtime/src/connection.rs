@@ -28,8 +28,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::App;
 use crate::binary;
+use crate::capability::ConnectionInfo;
 use crate::context::Caller;
-use crate::dispatch::{Reply, error_response};
+use crate::dispatch::{Reply, Response, error_response};
 use crate::events::ListenerId;
 
 /// Settings of one connection.
@@ -40,6 +41,8 @@ pub struct ConnectOptions {
     pub origin: Option<String>,
     /// The client's label (Tauri's window label), addressed by `EventTarget::Label`.
     pub label: Option<String>,
+    /// The token the client presented, for capability grants.
+    pub token: Option<String>,
     /// Whether the client accepts binary frames (byte results become raw
     /// attachments instead of JSON arrays).
     pub binary: bool,
@@ -47,6 +50,10 @@ pub struct ConnectOptions {
     pub max_in_flight: usize,
     /// How many outgoing messages may wait for the transport (default 256).
     pub outbox_capacity: usize,
+    /// The most requests in one batch (default 64).
+    pub max_batch: usize,
+    /// The most event subscriptions the connection may hold (default 256).
+    pub max_subscriptions: usize,
 }
 
 impl Default for ConnectOptions {
@@ -54,9 +61,12 @@ impl Default for ConnectOptions {
         ConnectOptions {
             origin: None,
             label: None,
+            token: None,
             binary: false,
             max_in_flight: 64,
             outbox_capacity: 256,
+            max_batch: 64,
+            max_subscriptions: 256,
         }
     }
 }
@@ -84,10 +94,31 @@ impl ConnectOptions {
         self
     }
 
+    /// These options, with the token the client presented.
+    #[must_use]
+    pub fn token(mut self, token: Option<String>) -> Self {
+        self.token = token;
+        self
+    }
+
     /// These options, with another in-flight limit.
     #[must_use]
     pub fn max_in_flight(mut self, calls: usize) -> Self {
         self.max_in_flight = calls;
+        self
+    }
+
+    /// These options, with another batch limit.
+    #[must_use]
+    pub fn max_batch(mut self, requests: usize) -> Self {
+        self.max_batch = requests;
+        self
+    }
+
+    /// These options, with another subscription limit.
+    #[must_use]
+    pub fn max_subscriptions(mut self, subscriptions: usize) -> Self {
+        self.max_subscriptions = subscriptions;
         self
     }
 
@@ -175,6 +206,12 @@ struct Subscriptions {
     tauri: HashSet<ListenerId>,
 }
 
+impl Subscriptions {
+    fn len(&self) -> usize {
+        self.by_name.len() + self.tauri.len()
+    }
+}
+
 #[derive(Default)]
 struct Calls {
     next: u64,
@@ -197,6 +234,10 @@ pub(crate) struct Session {
     /// Ids of the channels currently open on this connection.
     channels: Mutex<HashSet<u64>>,
     dropped_events: AtomicU64,
+    /// Events dropped since the client was last told (`ipc.lagged`).
+    lagged: AtomicU64,
+    pub(crate) max_batch: usize,
+    max_subscriptions: usize,
 }
 
 impl Session {
@@ -236,16 +277,34 @@ impl Session {
         self.outbound.send(message).await.is_ok()
     }
 
-    /// Queues an event without waiting; drops it if the outbox is full.
+    /// Queues an event without waiting. When the outbox is full the event is
+    /// dropped and counted; before the next event that fits, the client is
+    /// told how many it missed with an `ipc.lagged` notification.
     pub(crate) fn push_event(&self, message: Outbound) {
+        let lagged = self.lagged.load(Ordering::Acquire);
+        if lagged > 0 {
+            let notice = format!(
+                r#"{{"jsonrpc":"2.0","method":"ipc.lagged","params":{{"dropped":{lagged}}}}}"#
+            );
+            match self.outbound.try_send(Outbound::text(notice.into_bytes())) {
+                Ok(()) => {
+                    self.lagged.fetch_sub(lagged, Ordering::AcqRel);
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => return,
+                Err(mpsc::error::TrySendError::Full(_)) => return self.drop_event(),
+            }
+        }
         match self.outbound.try_send(message) {
             Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                let dropped = self.dropped_events.fetch_add(1, Ordering::Relaxed) + 1;
-                if dropped.is_power_of_two() {
-                    tracing::warn!(client = %self.client_id(), dropped, "client is not reading; events dropped");
-                }
-            }
+            Err(mpsc::error::TrySendError::Full(_)) => self.drop_event(),
+        }
+    }
+
+    fn drop_event(&self) {
+        self.lagged.fetch_add(1, Ordering::AcqRel);
+        let dropped = self.dropped_events.fetch_add(1, Ordering::Relaxed) + 1;
+        if dropped.is_power_of_two() {
+            tracing::warn!(client = %self.client_id(), dropped, "client is not reading; events dropped");
         }
     }
 
@@ -262,18 +321,27 @@ impl Session {
         }
     }
 
-    /// Subscribes to `name` (once per name), returning the subscription id.
-    pub(crate) fn subscribe(self: &Arc<Self>, app: &App, name: EventName) -> ListenerId {
+    /// Subscribes to `name` (once per name), returning the subscription id;
+    /// `None` if the connection holds as many subscriptions as it may.
+    pub(crate) fn subscribe(self: &Arc<Self>, app: &App, name: EventName) -> Option<ListenerId> {
         let mut subscriptions = self.lock_subscriptions();
         if let Some(id) = subscriptions.by_name.get(&name) {
-            return *id;
+            return Some(*id);
+        }
+        if subscriptions.len() >= self.max_subscriptions {
+            return None;
         }
         let id = app
             .inner
             .events
             .listen_client(name.clone(), Arc::clone(self), None);
         subscriptions.by_name.insert(name, id);
-        id
+        Some(id)
+    }
+
+    /// The subscription limit, for error messages.
+    pub(crate) fn max_subscriptions(&self) -> usize {
+        self.max_subscriptions
     }
 
     /// Drops the subscription to `name`; `false` if there was none.
@@ -305,13 +373,17 @@ impl Session {
         app: &App,
         name: EventName,
         handler: u64,
-    ) -> ListenerId {
+    ) -> Option<ListenerId> {
+        let mut subscriptions = self.lock_subscriptions();
+        if subscriptions.len() >= self.max_subscriptions {
+            return None;
+        }
         let id = app
             .inner
             .events
             .listen_client(name, Arc::clone(self), Some(handler));
-        self.lock_subscriptions().tauri.insert(id);
-        id
+        subscriptions.tauri.insert(id);
+        Some(id)
     }
 
     /// Removes one of this connection's Tauri listeners; `false` if it has no such listener.
@@ -322,8 +394,7 @@ impl Session {
     }
 
     pub(crate) fn subscription_count(&self) -> usize {
-        let subscriptions = self.lock_subscriptions();
-        subscriptions.by_name.len() + subscriptions.tauri.len()
+        self.lock_subscriptions().len()
     }
 
     fn unsubscribe_all(&self, app: &App) {
@@ -404,18 +475,29 @@ pub struct Connection {
 }
 
 impl App {
-    /// Opens a connection for a transport. Emits `ipc:connected`.
+    /// Opens a connection for a transport, with the permissions its origin,
+    /// token and label are granted (see [`capability`](crate::capability)).
+    /// Emits `ipc:connected`.
     pub fn connect(&self, options: ConnectOptions) -> (Connection, Outbox) {
         let client = ClientId::new(self.inner.next_client.fetch_add(1, Ordering::Relaxed));
+        let permissions = self.inner.acl.resolve(&ConnectionInfo {
+            origin: options.origin.as_deref(),
+            token: options.token.as_deref(),
+            label: options.label.as_deref(),
+        });
+        tracing::debug!(client = %client, ?permissions, "connection opened");
         let (sender, receiver) = mpsc::channel(options.outbox_capacity.max(1));
         let session = Arc::new(Session {
-            caller: Caller::with_label(client, options.origin, options.label),
+            caller: Caller::with_permissions(client, options.origin, options.label, permissions),
             binary: options.binary,
             outbound: sender,
             subscriptions: Mutex::new(Subscriptions::default()),
             calls: Mutex::new(Calls::default()),
             channels: Mutex::new(HashSet::new()),
             dropped_events: AtomicU64::new(0),
+            lagged: AtomicU64::new(0),
+            max_batch: options.max_batch,
+            max_subscriptions: options.max_subscriptions,
         });
         let connection = Connection {
             app: self.clone(),
@@ -459,7 +541,7 @@ impl Connection {
                     codes::INVALID_REQUEST,
                     format!("invalid binary frame: {why}"),
                 );
-                Reply::Ready(Outbound::text(error_response(None, &error).into_bytes()))
+                Reply::Ready(Response::Text(error_response(None, &error).into_bytes()))
             }
         };
         self.handle_reply(reply).await;
@@ -468,8 +550,8 @@ impl Connection {
     async fn handle_reply(&self, reply: Reply) {
         match reply {
             Reply::None => {}
-            Reply::Ready(message) => {
-                self.session.send_outbound(message).await;
+            Reply::Ready(response) => {
+                self.session.send_outbound(response.into_outbound()).await;
             }
             Reply::Pending { request, future } => {
                 let Ok(permit) = Arc::clone(&self.in_flight).acquire_owned().await else {
@@ -481,8 +563,8 @@ impl Connection {
                 let key = calls.next;
                 calls.next += 1;
                 let task = self.tasks.spawn(async move {
-                    if let Some(message) = future.await {
-                        session.send_outbound(message).await;
+                    if let Some(response) = future.await {
+                        session.send_outbound(response.into_outbound()).await;
                     }
                     session.lock_calls().running.remove(&key);
                     drop(permit);

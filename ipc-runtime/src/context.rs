@@ -7,6 +7,7 @@ use bytes::Bytes;
 use ipc_core::ClientId;
 
 use crate::App;
+use crate::capability::Permissions;
 use crate::connection::Session;
 
 /// The identity of whoever sent a request or emitted an event.
@@ -36,6 +37,7 @@ struct CallerInfo {
     client: ClientId,
     origin: Option<String>,
     label: Option<String>,
+    permissions: Permissions,
 }
 
 impl Caller {
@@ -47,11 +49,28 @@ impl Caller {
     /// A caller that also has a label (Tauri's window label; `?label=` on the
     /// WebSocket URL), which `EventTarget::Label` addresses.
     pub fn with_label(client: ClientId, origin: Option<String>, label: Option<String>) -> Self {
+        Self::with_permissions(client, origin, label, Permissions::all())
+    }
+
+    /// A caller restricted to `permissions`. Callers built with
+    /// [`new`](Self::new) are unrestricted, like the backend.
+    pub fn with_permissions(
+        client: ClientId,
+        origin: Option<String>,
+        label: Option<String>,
+        permissions: Permissions,
+    ) -> Self {
         Caller(Arc::new(CallerInfo {
             client,
             origin,
             label,
+            permissions,
         }))
+    }
+
+    /// What this caller may invoke, listen to and emit.
+    pub fn permissions(&self) -> &Permissions {
+        &self.0.permissions
     }
 
     /// The Rust backend itself.
@@ -86,6 +105,7 @@ impl fmt::Debug for Caller {
             .field("client", &self.0.client)
             .field("origin", &self.0.origin)
             .field("label", &self.0.label)
+            .field("permissions", &self.0.permissions)
             .finish()
     }
 }

@@ -14,13 +14,14 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use futures_util::FutureExt;
-use ipc_core::message::{EnvelopeError, RequestEnvelope};
+use ipc_core::message::RequestEnvelope;
 use ipc_core::{ErrorObject, EventTarget, codes, method};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use tracing::Instrument;
 
 use crate::binary::BinaryMessage;
+use crate::capability::Action;
 use crate::connection::{Outbound, Session};
 use crate::context::{Caller, InvokeContext};
 use crate::private::{BoxFuture, Encoded, Invocation, Out, Params, Pending};
@@ -28,19 +29,56 @@ use crate::registry::Command;
 use crate::reserved;
 use crate::{App, InvokeError};
 
+/// The batch limit of entry points without a connection (`handle_message`).
+const DEFAULT_MAX_BATCH: usize = 64;
+
 /// The answer to one incoming message.
 pub(crate) enum Reply {
     /// Nothing to send (notifications only).
     None,
     /// The response, ready now.
-    Ready(Outbound),
+    Ready(Response),
     /// The response will be ready when this completes (`None`: nothing to send).
     Pending {
         /// The request id as written, for `ipc.cancel` (`None` for batches).
         request: Option<Box<str>>,
         /// Produces the response.
-        future: BoxFuture<Option<Outbound>>,
+        future: BoxFuture<Option<Response>>,
     },
+}
+
+/// A response as the dispatcher builds it: text stays a `Vec` until a
+/// transport needs it shared (so `handle_message` returns it without a copy).
+#[derive(Debug)]
+pub(crate) enum Response {
+    /// JSON text (always UTF-8: an ASCII prefix and serde_json's output).
+    Text(Vec<u8>),
+    /// A binary frame (boxed: rare, and large).
+    Frame(Box<Outbound>),
+}
+
+impl Response {
+    pub(crate) fn into_outbound(self) -> Outbound {
+        match self {
+            Response::Text(text) => Outbound::text(text),
+            Response::Frame(frame) => *frame,
+        }
+    }
+
+    fn into_string(self) -> String {
+        match self {
+            Response::Text(text) => String::from_utf8(text)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            Response::Frame(frame) => frame.as_str().to_owned(),
+        }
+    }
+
+    fn text(&self) -> &[u8] {
+        match self {
+            Response::Text(text) => text,
+            Response::Frame(frame) => frame.as_str().as_bytes(),
+        }
+    }
 }
 
 /// Where a message came from: who sent it, on which connection (if it can
@@ -79,37 +117,56 @@ impl App {
         command: &str,
         args: Value,
     ) -> impl Future<Output = Result<Value, InvokeError>> + Send + 'static + use<> {
-        let caller = self.inner.backend.clone();
-        self.invoke_as(&caller, command, args)
+        self.invoke_as(&self.inner.backend, command, args)
     }
 
-    /// [`invoke`](Self::invoke) on behalf of another caller.
+    /// [`invoke`](Self::invoke) with the permissions of a named capability, as
+    /// a connection granted it would have: the way to test an ACL in-process.
+    /// An unknown capability name is an internal error.
+    pub fn invoke_with(
+        &self,
+        capability: &str,
+        command: &str,
+        args: Value,
+    ) -> impl Future<Output = Result<Value, InvokeError>> + Send + 'static + use<> {
+        let caller = self.inner.acl.named(capability).map(|permissions| {
+            Caller::with_permissions(ipc_core::ClientId::BACKEND, None, None, permissions)
+        });
+        let call = caller
+            .as_ref()
+            .map(|caller| self.invoke_as(caller, command, args))
+            .ok_or_else(|| {
+                InvokeError::internal(format!("there is no capability named `{capability}`"))
+            });
+        async move { call?.await }
+    }
+
+    /// [`invoke`](Self::invoke) on behalf of another caller, with that
+    /// caller's permissions.
     pub fn invoke_as(
         &self,
         caller: &Caller,
         command: &str,
         args: Value,
     ) -> impl Future<Output = Result<Value, InvokeError>> + Send + 'static + use<> {
-        let started = match self.inner.registry.get(command) {
-            Some(found) => {
-                let span = InvokeSpan::new(found.registration.name, None);
-                let cx = InvokeContext::new(self, caller, found.registration.name);
-                let pending = self.start(found, cx, Params::Value(&args), Out::Value);
-                Ok((pending, span))
-            }
-            None => Err(self.unknown_command(command)),
+        if !caller.permissions().allows(Action::Invoke, command) {
+            return Invoked::ready(Err(InvokeError::forbidden(Action::Invoke, command, caller)));
+        }
+        let Some(found) = self.inner.registry.get(command) else {
+            return Invoked::ready(Err(self.unknown_command(command, caller)));
         };
-        async move {
-            let (pending, span) = started?;
-            let result = match pending {
-                Pending::Ready(result) => result,
-                Pending::Future(future) => guard(future).await,
-            };
-            span.finish(&result);
-            match result? {
-                Encoded::Value(value) => Ok(value),
-                Encoded::Text(_) | Encoded::Binary(..) | Encoded::Discarded => Ok(Value::Null),
+        let span = InvokeSpan::new(found.registration.name, None);
+        let cx = InvokeContext::new(self, caller, found.registration.name);
+        match self.start(found, cx, Params::Value(&args), Out::Value) {
+            Pending::Ready(result) => {
+                span.finish(&result);
+                Invoked::ready(result.map(Encoded::into_value))
             }
+            Pending::Future(future) => Invoked(Inner::Running(Box::pin(async move {
+                let result = guard(future).await;
+                span.finish(&result);
+                result.map(Encoded::into_value)
+            }))),
         }
     }
 
@@ -137,14 +194,13 @@ impl App {
     /// # }
     /// ```
     pub async fn handle_message(&self, text: &str) -> Option<String> {
-        let caller = self.inner.backend.clone();
-        let reply = match self.dispatch_text(text, &caller, None) {
+        let reply = match self.dispatch_text(text, &self.inner.backend, None) {
             Reply::None => None,
-            Reply::Ready(message) => Some(message),
+            Reply::Ready(response) => Some(response),
             Reply::Pending { future, .. } => future.await,
         };
         // Without a connection nothing is encoded as binary.
-        reply.map(|message| message.as_str().to_owned())
+        reply.map(Response::into_string)
     }
 
     /// Starts handling a text message: what is ready is answered now, the rest
@@ -163,7 +219,7 @@ impl App {
         };
         match text.trim_start().as_bytes().first() {
             Some(b'[') => self.dispatch_batch(text, source),
-            _ => self.dispatch_one(RequestEnvelope::parse(text), source, true),
+            _ => self.dispatch_one(text, source, true),
         }
     }
 
@@ -182,7 +238,7 @@ impl App {
             session: Some(session),
             attachments: &message.attachments,
         };
-        self.dispatch_one(RequestEnvelope::parse(text), source, true)
+        self.dispatch_one(text, source, true)
     }
 
     fn dispatch_batch(&self, text: &str, source: Source<'_>) -> Reply {
@@ -197,11 +253,23 @@ impl App {
             let error = ErrorObject::new(codes::INVALID_REQUEST, "invalid request: empty batch");
             return Reply::Ready(error_message(None, &error));
         }
+        let max = source.session.map_or(DEFAULT_MAX_BATCH, |s| s.max_batch);
+        if items.len() > max {
+            let error = ErrorObject::new(
+                codes::LIMIT_EXCEEDED,
+                format!(
+                    "batch too large: {} requests; the limit is {max}",
+                    items.len()
+                ),
+            )
+            .with_data(serde_json::json!({ "limit": "batch size", "max": max }));
+            return Reply::Ready(error_message(None, &error));
+        }
         let mut ready = Vec::new();
         let mut pending = Vec::new();
         for item in items {
             // One array answers a batch, so its results stay JSON (no binary frames).
-            match self.dispatch_one(RequestEnvelope::from_raw(item), source, false) {
+            match self.dispatch_one(item.get(), source, false) {
                 Reply::None => {}
                 Reply::Ready(message) => ready.push(message),
                 Reply::Pending { future, .. } => pending.push(future),
@@ -224,13 +292,9 @@ impl App {
         }
     }
 
-    fn dispatch_one(
-        &self,
-        envelope: Result<RequestEnvelope<'_>, EnvelopeError<'_>>,
-        source: Source<'_>,
-        binary_ok: bool,
-    ) -> Reply {
-        let envelope = match envelope {
+    /// One request or notification (not a batch).
+    fn dispatch_one(&self, text: &str, source: Source<'_>, binary_ok: bool) -> Reply {
+        let envelope = match RequestEnvelope::parse(text) {
             Ok(envelope) => envelope,
             Err(e) => return Reply::Ready(error_message(e.id.map(RawValue::get), &e.error)),
         };
@@ -249,11 +313,14 @@ impl App {
             return Reply::None;
         };
         let id = id.get();
+        // The ACL first: a refused caller learns nothing about which commands exist.
+        if !source.caller.permissions().allows(Action::Invoke, name) {
+            let error = InvokeError::forbidden(Action::Invoke, name, source.caller);
+            return Reply::Ready(error_message(Some(id), error.as_object()));
+        }
         let Some(command) = self.inner.registry.get(name) else {
-            return Reply::Ready(error_message(
-                Some(id),
-                self.unknown_command(name).as_object(),
-            ));
+            let error = self.unknown_command(name, source.caller);
+            return Reply::Ready(error_message(Some(id), error.as_object()));
         };
         let span = InvokeSpan::new(command.registration.name, Some(id));
         let mut buf = Vec::with_capacity(64 + id.len());
@@ -312,8 +379,43 @@ impl App {
         }
     }
 
-    fn unknown_command(&self, name: &str) -> InvokeError {
-        InvokeError::unknown_command(name, self.inner.registry.suggest(name))
+    /// Unknown command, suggesting the closest name the caller may invoke.
+    fn unknown_command(&self, name: &str, caller: &Caller) -> InvokeError {
+        let allowed = |candidate: &str| caller.permissions().allows(Action::Invoke, candidate);
+        InvokeError::unknown_command(name, self.inner.registry.suggest(name, allowed))
+    }
+}
+
+/// The future of an in-process call: already finished for sync commands, so
+/// they cost no allocation and no state machine.
+struct Invoked(Inner);
+
+enum Inner {
+    Ready(Option<Result<Value, InvokeError>>),
+    Running(BoxFuture<Result<Value, InvokeError>>),
+}
+
+impl Invoked {
+    fn ready(result: Result<Value, InvokeError>) -> Self {
+        Invoked(Inner::Ready(Some(result)))
+    }
+}
+
+impl Future for Invoked {
+    type Output = Result<Value, InvokeError>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        match &mut self.get_mut().0 {
+            Inner::Ready(result) => std::task::Poll::Ready(result.take().unwrap_or_else(|| {
+                Err(InvokeError::internal(
+                    "the invoke future was polled after it finished",
+                ))
+            })),
+            Inner::Running(future) => future.as_mut().poll(cx),
+        }
     }
 }
 
@@ -366,32 +468,31 @@ fn write_result_prefix(buf: &mut Vec<u8>, id: &str) {
 }
 
 /// The complete response to a finished call.
-fn finish(id: &str, result: Result<Encoded, InvokeError>) -> Outbound {
+fn finish(id: &str, result: Result<Encoded, InvokeError>) -> Response {
     match result {
         // The prefix is ASCII and serde_json writes UTF-8, so this is text.
         Ok(Encoded::Text(mut buf)) => {
             buf.push(b'}');
-            Outbound::text(buf)
+            Response::Text(buf)
         }
-        Ok(Encoded::Binary(buf, bytes)) => Outbound::binary(&buf, bytes),
-        Ok(Encoded::Value(value)) => Outbound::text(
-            format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{value}}}"#).into_bytes(),
-        ),
-        Ok(Encoded::Discarded) => {
-            Outbound::text(format!(r#"{{"jsonrpc":"2.0","id":{id},"result":null}}"#).into_bytes())
+        Ok(Encoded::Binary(binary)) => {
+            let (buf, bytes) = *binary;
+            Response::Frame(Box::new(Outbound::binary(&buf, bytes)))
         }
+        Ok(Encoded::Value(value)) => result_message(id, &value.to_string()),
+        Ok(Encoded::Discarded) => result_message(id, "null"),
         Err(error) => error_message(Some(id), error.as_object()),
     }
 }
 
 /// A response with a result already serialized as JSON text.
-pub(crate) fn result_message(id: &str, result: &str) -> Outbound {
-    Outbound::text(format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{result}}}"#).into_bytes())
+pub(crate) fn result_message(id: &str, result: &str) -> Response {
+    Response::Text(format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{result}}}"#).into_bytes())
 }
 
-/// An error response as an outgoing message.
-pub(crate) fn error_message(id: Option<&str>, error: &ErrorObject) -> Outbound {
-    Outbound::text(error_response(id, error).into_bytes())
+/// An error response.
+pub(crate) fn error_message(id: Option<&str>, error: &ErrorObject) -> Response {
+    Response::Text(error_response(id, error).into_bytes())
 }
 
 /// `{"jsonrpc":"2.0","id":<id or null>,"error":{...}}`
@@ -413,20 +514,20 @@ pub(crate) fn error_response(id: Option<&str>, error: &ErrorObject) -> String {
     String::from_utf8(buf).unwrap_or_default()
 }
 
-fn join_batch(parts: Vec<Outbound>) -> Option<Outbound> {
+fn join_batch(parts: Vec<Response>) -> Option<Response> {
     if parts.is_empty() {
         return None;
     }
-    let mut out = Vec::with_capacity(parts.iter().map(|p| p.as_str().len() + 1).sum::<usize>() + 1);
+    let mut out = Vec::with_capacity(parts.iter().map(|p| p.text().len() + 1).sum::<usize>() + 1);
     out.push(b'[');
     for (i, part) in parts.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(part.as_str().as_bytes());
+        out.extend_from_slice(part.text());
     }
     out.push(b']');
-    Some(Outbound::text(out))
+    Some(Response::Text(out))
 }
 
 /// The `tracing` span of one invoke: command, id, outcome and duration.

@@ -124,6 +124,32 @@ impl InvokeError {
         Self::new(codes::INVALID_PARAMS, message).with_serialized_data(&data)
     }
 
+    /// The ACL refused `action` on `name`; logged for the audit trail.
+    pub(crate) fn forbidden(
+        action: crate::capability::Action,
+        name: &str,
+        caller: &crate::Caller,
+    ) -> Self {
+        tracing::warn!(
+            target: "ipc::acl",
+            client = %caller.client_id(),
+            origin = caller.origin().unwrap_or(""),
+            action = action.as_str(),
+            name,
+            "request refused by the capability check"
+        );
+        let what = match action {
+            crate::capability::Action::Invoke => format!("invoking `{name}`"),
+            crate::capability::Action::Listen => format!("listening to `{name}`"),
+            crate::capability::Action::Emit => format!("emitting `{name}`"),
+        };
+        Self::new(
+            codes::FORBIDDEN,
+            format!("{what} is not allowed for this connection"),
+        )
+        .with_data(serde_json::json!({ "kind": action.as_str(), "name": name }))
+    }
+
     pub(crate) fn internal(message: impl Into<String>) -> Self {
         Self::new(codes::INTERNAL_ERROR, message)
     }
@@ -244,6 +270,14 @@ pub enum BuildError {
         site: crate::registry::Site,
         /// What is wrong with the name.
         error: InvalidEventName,
+    },
+    /// A grant or default names a capability that was never defined.
+    #[error(
+        "capability `{name}` is granted but never defined; add it with .capability(Capability::new(\"{name}\"))"
+    )]
+    UnknownCapability {
+        /// The name.
+        name: String,
     },
     /// The same state type was managed twice.
     #[error("state of type `{type_name}` is managed twice; wrap one of them in a newtype")]

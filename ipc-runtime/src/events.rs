@@ -205,6 +205,21 @@ impl EventBus {
         })
     }
 
+    /// The `#[listen]` functions in the bus (found by `inventory` or
+    /// registered by hand), for the bindings.
+    pub(crate) fn registered(&self) -> Vec<&'static ListenerRegistration> {
+        let table = self.table.read().unwrap_or_else(|p| p.into_inner());
+        table
+            .by_name
+            .values()
+            .flat_map(|list| list.iter())
+            .filter_map(|entry| match entry.handler {
+                Handler::Registered(registration) => Some(registration),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Delivers an event to every Rust listener of its name (if the target
     /// includes the backend) and queues it for every subscribed frontend the
     /// target includes.

@@ -57,6 +57,19 @@
 //!   panicking command (-32603; the app keeps serving), the command's own error
 //!   (-32000).
 //!
+//! # TypeScript bindings
+//!
+//! Types that derive ts-rs's `TS` (re-exported as [`ts_rs`], feature
+//! `typescript`, on by default) are named in the bindings
+//! [`App::export_typescript`] writes: one `.ts` module with the types, a typed
+//! function per command (`commands.todosAdd({ title })` → `Promise<Todo>`),
+//! typed errors, and `events.todosChanged.listen(cb)` helpers for events
+//! declared with [`#[event]`](event) or taken by `#[listen]` functions. Types
+//! without the derive are typed `unknown`, and the generator says which;
+//! `u64`/`i64` are `number | bigint` (the JavaScript client decodes unsafe
+//! integers as `BigInt`). [`App::openrpc_document`] describes the commands for
+//! `rpc.discover`. See the [`bindings`] module.
+//!
 //! # Crates that only contribute commands
 //!
 //! Registration runs for every crate linked into the binary. A library crate
@@ -66,18 +79,24 @@
 
 mod app;
 mod binary;
+pub mod bindings;
 mod builder;
+pub mod capability;
 mod channel;
 pub mod connection;
 mod context;
+mod discover;
 mod dispatch;
 mod error;
 mod events;
 pub mod extract;
+mod reflect;
 mod registry;
 mod reserved;
+mod secret;
 mod state;
 pub mod transport;
+mod typed_event;
 
 /// Not public API: the items generated code uses, at the path it uses.
 #[doc(hidden)]
@@ -87,16 +106,28 @@ pub(crate) use __private as private;
 
 pub use app::App;
 pub use builder::AppBuilder;
+pub use capability::Capability;
 pub use channel::{Channel, ChannelClosed};
 pub use context::{Caller, InvokeContext};
 pub use error::{BuildError, EmitError, InvokeError};
 pub use events::{Event, ListenerId};
 pub use extract::{CommandArg, State};
 pub use registry::CommandInfo;
+pub use typed_event::TypedEvent;
+
+pub use bindings::{Bindings, ExportError, TypeScriptExport};
+pub use reflect::Fallback;
+
+/// ts-rs, whose `TS` derive makes a type known to the TypeScript bindings
+/// (feature `typescript`, on by default). Derive it through this re-export
+/// with `#[ts(crate = "ipc_runtime::ts_rs")]`, or depend on `ts-rs` 12
+/// yourself and write `#[derive(ts_rs::TS)]`.
+#[cfg(feature = "typescript")]
+pub use ts_rs;
 
 pub use ipc_core::{ClientId, ErrorObject, EventName, EventTarget, codes};
 
 /// The shared protocol types (messages, error objects, event names).
 pub use ipc_core as core;
 
-pub use ipc_macros::{command, listen};
+pub use ipc_macros::{command, event, listen};

@@ -1,5 +1,6 @@
 //! The reserved methods: the protocol's own (`ipc.listen`, `ipc.unlisten`,
-//! `ipc.emit`, `ipc.cancel`) and those of Tauri's event plugin
+//! `ipc.emit`, `ipc.cancel`), JSON-RPC's service discovery (`rpc.discover`,
+//! OpenRPC) and those of Tauri's event plugin
 //! (`plugin:event|listen`, `unlisten`, `emit`, `emit_to`), which let an
 //! unmodified `@tauri-apps/api` frontend use events against this runtime.
 
@@ -11,6 +12,7 @@ use ipc_core::{EventName, EventTarget, codes, method};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::capability::Action;
 use crate::connection::Session;
 use crate::dispatch::{Reply, Source, error_message, result_message};
 use crate::{App, InvokeError};
@@ -25,6 +27,7 @@ pub(crate) fn dispatch(app: &App, envelope: &RequestEnvelope<'_>, source: Source
         method::LISTEN => session(name, source).and_then(|s| listen(app, params, s)),
         method::UNLISTEN => session(name, source).and_then(|s| unlisten(app, params, s)),
         method::CANCEL => session(name, source).and_then(|s| cancel(params, s)),
+        method::DISCOVER => Ok(discover(app, source)),
         method::TAURI_LISTEN => session(name, source).and_then(|s| tauri_listen(app, params, s)),
         method::TAURI_UNLISTEN => {
             session(name, source).and_then(|s| tauri_unlisten(app, params, s))
@@ -74,6 +77,32 @@ fn event_name(name: &str) -> Result<EventName, InvokeError> {
         .map_err(|e| InvokeError::invalid_params(Some("event"), Some("event name"), e.to_string()))
 }
 
+fn too_many_subscriptions(session: &Session) -> InvokeError {
+    let max = session.max_subscriptions();
+    InvokeError::new(
+        codes::LIMIT_EXCEEDED,
+        format!("too many subscriptions: a connection may hold {max}"),
+    )
+    .with_data(serde_json::json!({ "limit": "subscriptions", "max": max }))
+}
+
+/// A valid name the connection may subscribe to.
+fn listenable(name: &str, session: &Session) -> Result<EventName, InvokeError> {
+    let name = event_name(name)?;
+    if !session
+        .caller
+        .permissions()
+        .allows(Action::Listen, name.as_str())
+    {
+        return Err(InvokeError::forbidden(
+            Action::Listen,
+            name.as_str(),
+            &session.caller,
+        ));
+    }
+    Ok(name)
+}
+
 /// `ipc.emit {"event", "payload"?, "target"?}`.
 fn emit(app: &App, raw: Option<&RawValue>, source: Source<'_>) -> Result<(), InvokeError> {
     #[derive(Deserialize)]
@@ -89,6 +118,13 @@ fn emit(app: &App, raw: Option<&RawValue>, source: Source<'_>) -> Result<(), Inv
     app.emit_from_client(&p.event, p.payload, source.caller, p.target)
 }
 
+/// `rpc.discover`: the OpenRPC document of the commands this caller may invoke.
+fn discover(app: &App, source: Source<'_>) -> String {
+    let permissions = source.caller.permissions();
+    app.openrpc_document(|name| permissions.allows(Action::Invoke, name))
+        .to_string()
+}
+
 /// `ipc.listen {"event"}` → the subscription id.
 fn listen(
     app: &App,
@@ -102,7 +138,8 @@ fn listen(
     }
     let p: Listen<'_> = params(method::LISTEN, raw)?;
     Ok(session
-        .subscribe(app, event_name(&p.event)?)
+        .subscribe(app, listenable(&p.event, session)?)
+        .ok_or_else(|| too_many_subscriptions(session))?
         .get()
         .to_string())
 }
@@ -163,8 +200,11 @@ fn tauri_listen(
         handler: u64,
     }
     let p: Listen<'_> = params(method::TAURI_LISTEN, raw)?;
-    let name = event_name(&p.event)?;
-    Ok(session.tauri_listen(app, name, p.handler).get().to_string())
+    let name = listenable(&p.event, session)?;
+    let id = session
+        .tauri_listen(app, name, p.handler)
+        .ok_or_else(|| too_many_subscriptions(session))?;
+    Ok(id.get().to_string())
 }
 
 /// `plugin:event|unlisten {"event", "eventId"}` → null.

@@ -3,6 +3,7 @@
 
 mod args;
 mod reply;
+mod types;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,10 +12,12 @@ use serde::de::DeserializeSeed;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+pub use crate::reflect::{CommandTypes, TypeCollector, TypeDesc};
 pub use crate::registry::{
-    ArgSpec, CommandDef, CommandKind, CommandRegistration, ListenerDef, ListenerRegistration,
-    Registered, Site,
+    ArgSpec, CommandDef, CommandKind, CommandRegistration, DeclaredEvent, EventRegistration,
+    ListenerDef, ListenerRegistration, Registered, Site,
 };
+pub use crate::typed_event::TypedEvent;
 pub use args::{
     ArgProbe, ArgSlot, BytesSlot, BytesTag, ChannelSlot, ChannelTag, CommandParam, EventPayload,
     InjectKind, InjectSlot, InjectTag, MAX_ARGS, ParamKind, ParamSlot, ParamTag, SlotError, Slots,
@@ -26,6 +29,11 @@ pub use reply::{
     DescribedErrTag, DisplayErrKind, DisplayErrTag, Encoded, ErrProbe, InvokeErrKind, InvokeErrTag,
     OkProbe, Out, PlainKind, PlainTag, ResultKind, ResultTag, ReturnValue, SerializeOkKind,
     SerializeOkTag, encode_bytes, encode_json,
+};
+pub use types::{
+    BytesType, ChannelTsType, ChannelType, DisplayErrType, ErrTypeProbe, FixedErrType, NoError,
+    OptionType, PlainReturn, ResultReturn, ReturnProbe, SerializeErrType, Split, TsErrType, TsType,
+    TypeProbe, UnknownType,
 };
 
 use crate::{CommandArg, InvokeContext, InvokeError};

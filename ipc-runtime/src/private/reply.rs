@@ -42,12 +42,23 @@ pub enum Out {
 pub enum Encoded {
     /// The buffer from [`Out::Text`] with the result appended.
     Text(Vec<u8>),
-    /// The buffer with the placeholder `{"$bytes":0}` appended, and the bytes.
-    Binary(Vec<u8>, Bytes),
+    /// The buffer with the placeholder `{"$bytes":0}` appended, and the bytes
+    /// (boxed: rare, and it would double the size of every reply).
+    Binary(Box<(Vec<u8>, Bytes)>),
     /// The result as a value.
     Value(Value),
     /// Nothing (for [`Out::Discard`]).
     Discarded,
+}
+
+impl Encoded {
+    /// The result as a value (only [`Out::Value`] produces one).
+    pub(crate) fn into_value(self) -> Value {
+        match self {
+            Encoded::Value(value) => value,
+            Encoded::Text(_) | Encoded::Binary(_) | Encoded::Discarded => Value::Null,
+        }
+    }
 }
 
 /// Encodes a serializable result as asked.
@@ -72,7 +83,7 @@ pub fn encode_bytes(bytes: Bytes, out: Out) -> Result<Encoded, InvokeError> {
     match out {
         Out::Binary(mut buf) => {
             buf.extend_from_slice(br#"{"$bytes":0}"#);
-            Ok(Encoded::Binary(buf, bytes))
+            Ok(Encoded::Binary(Box::new((buf, bytes))))
         }
         // `Bytes` serializes as bytes, which JSON writes as an array of numbers.
         other => encode_json(&bytes, other),
