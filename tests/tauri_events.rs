@@ -70,8 +70,8 @@ async fn emit_reaches_rust_and_emit_to_reaches_the_label() {
         sink.lock().unwrap().push(event.payload::<Value>().unwrap())
     });
     let server = app.serve("127.0.0.1:0").await.unwrap();
-    let mut main = WsClient::connect(&format!("{}?label=main", server.ws_url())).await;
-    let mut side = WsClient::connect(&format!("{}?label=side", server.ws_url())).await;
+    let mut main = WsClient::connect(&format!("{}&label=main", server.ws_url())).await;
+    let mut side = WsClient::connect(&format!("{}&label=side", server.ws_url())).await;
     for client in [&mut main, &mut side] {
         client
             .call(

@@ -398,6 +398,10 @@ async fn the_server_serves_the_client_script_and_assets() {
         page.starts_with("HTTP/1.1 200") && page.ends_with("<h1>hi</h1>"),
         "{page}"
     );
+    assert!(
+        page.to_lowercase().contains("referrer-policy: no-referrer"),
+        "{page}"
+    );
     let script = http_get(server.local_addr(), "/ipc.js").await;
     assert!(
         script.contains("text/javascript") && script.contains("export async function connect"),

@@ -84,6 +84,45 @@ fn echo(value: Value) -> Value {
     value
 }
 
+/// Integers at their full Rust width: the JS client must keep them exact.
+#[command]
+fn echo_u64(value: u64) -> u64 {
+    value
+}
+
+#[command]
+fn echo_i64(value: i64) -> i64 {
+    value
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Limits {
+    u64_max: u64,
+    i64_min: i64,
+    i64_max: i64,
+    /// 2^53 - 1, the largest integer a JS number holds exactly.
+    max_safe: u64,
+    /// 2^53 + 1, the smallest positive integer it cannot hold.
+    above_safe: u64,
+    /// Digits in a string stay a string.
+    digits: String,
+    values: Vec<i64>,
+}
+
+#[command]
+fn limits() -> Limits {
+    Limits {
+        u64_max: u64::MAX,
+        i64_min: i64::MIN,
+        i64_max: i64::MAX,
+        max_safe: (1 << 53) - 1,
+        above_safe: (1 << 53) + 1,
+        digits: "18446744073709551615".into(),
+        values: vec![i64::MIN, -1, 0, 1, i64::MAX],
+    }
+}
+
 /// Events named `to-rust` as the Rust side saw them.
 #[derive(Default)]
 struct Received(Mutex<Vec<Value>>);
@@ -188,22 +227,26 @@ fn markers(markers: State<Markers>) -> Vec<String> {
     markers.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
-/// `--port N` (default 0: any free port) and `--static DIR`.
+/// `--port N` (default 0: any free port), `--static DIR`, and `--token T`
+/// (default: a random one, as in production).
 struct Args {
     port: u16,
     static_dir: Option<String>,
+    token: Option<String>,
 }
 
 fn parse_args() -> Args {
     let mut parsed = Args {
         port: 0,
         static_dir: None,
+        token: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--port" => parsed.port = args.next().and_then(|p| p.parse().ok()).unwrap_or(0),
             "--static" => parsed.static_dir = args.next(),
+            "--token" => parsed.token = args.next(),
             _ => {}
         }
     }
@@ -228,6 +271,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "text/html; charset=utf-8",
             "<!doctype html><title>ipc e2e</title><p>ipc e2e server",
         ),
+    };
+    let server = match args.token {
+        Some(token) => server.token(token),
+        None => server,
     };
     let server = server.serve(("127.0.0.1", args.port)).await?;
     println!("{}", server.http_url());

@@ -133,7 +133,10 @@ test("an unmodified Tauri frontend runs against the backend", { timeout: 60_000 
   const logs = [];
   page.on("pageerror", (e) => problems.push(e.message));
   page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
-  await page.goto(new URL("/index.html", server.httpUrl).href);
+  // The page keeps the server's `?token=`, which the shim forwards to the WebSocket.
+  const page_url = new URL(server.httpUrl);
+  page_url.pathname = "/index.html";
+  await page.goto(page_url.href);
   await page.waitForFunction(() => window.__results || window.__error, null, { timeout: 30_000 }).catch(() => {});
   const { results, error } = await page.evaluate(() => ({ results: window.__results, error: window.__error }));
   const context = `\npage errors: ${JSON.stringify(problems)}\nconsole:\n${logs.join("\n")}`;

@@ -36,8 +36,17 @@ describe("connection", () => {
     });
 
     test("connect rejects with DISCONNECTED on a path that is not /ipc", T, async () => {
-      const url = server.wsUrl.replace(/\/ipc$/, "/not-ipc");
+      const url = server.wsUrl.replace("/ipc?", "/not-ipc?");
       await rejectsWith(assert, connect(url, { WebSocket }), ErrorCode.DISCONNECTED);
+    });
+
+    test("connect rejects with DISCONNECTED without the server's token, or with a wrong one", T, async () => {
+      const url = new URL(server.wsUrl);
+      assert.equal(url.searchParams.get("token")?.length, 64, "the server prints its token in the URL");
+      url.searchParams.delete("token");
+      await rejectsWith(assert, connect(url.href, { WebSocket }), ErrorCode.DISCONNECTED);
+      url.searchParams.set("token", "guess");
+      await rejectsWith(assert, connect(url.href, { WebSocket }), ErrorCode.DISCONNECTED);
     });
 
     test("without a URL outside a browser, connect says so", T, async () => {
@@ -144,7 +153,9 @@ describe("connection", () => {
       await sleep(300); // several failed attempts: the proxy finds nothing upstream
       assert.equal(client.state, "reconnecting");
 
-      const second = await startServer();
+      // The restarted app keeps its token (as an app with a fixed token would),
+      // so the URL the client already has still opens.
+      const second = await startServer({ token: new URL(first.wsUrl).searchParams.get("token") });
       cleanups.push(() => second.stop());
       proxy.upstream = new URL(second.wsUrl);
       assert.equal(await waiting, 3);

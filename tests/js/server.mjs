@@ -17,20 +17,22 @@ process.on("exit", () => {
 
 /**
  * Starts a server on a free port; resolves once it has printed its `ws://` URL.
+ * `token` fixes the server's token (default: a random one).
  * @returns {Promise<{ wsUrl: string, httpUrl: string, pid: number,
  *   stop(): Promise<void>, kill(): Promise<void>, output(): string }>}
  *   `stop` sends SIGINT (a graceful shutdown), `kill` sends SIGKILL; both
  *   wait for the exit;
  *   `output` is what it wrote to stderr (its log), for failure messages.
  */
-export function startServer() {
+export function startServer({ token } = {}) {
   if (!existsSync(BINARY)) {
     return Promise.reject(
       new Error(`${BINARY} does not exist: build it with \`cargo build -p ipc-tests --bin ipc-e2e-server\``),
     );
   }
   // The server serves until Ctrl-C (SIGINT).
-  const child = spawn(BINARY, ["--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+  const args = ["--port", "0", ...(token ? ["--token", token] : [])];
+  const child = spawn(BINARY, args, { stdio: ["ignore", "pipe", "pipe"] });
   running.add(child);
   let stderr = "";
   child.stderr.setEncoding("utf8");

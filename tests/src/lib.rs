@@ -4,6 +4,8 @@
 //! would. [`WsClient`] is a deliberately independent client (tokio-tungstenite,
 //! not our JavaScript stub) that speaks raw JSON-RPC over WebSocket.
 
+pub mod fuzz;
+
 use std::collections::VecDeque;
 use std::time::Duration;
 

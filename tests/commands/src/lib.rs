@@ -44,3 +44,28 @@ pub fn on_audit(entry: String, log: State<Log>) {
         .unwrap_or_else(|p| p.into_inner())
         .push(format!("audit: {entry}"));
 }
+
+/// Fuzzing target: every common argument kind (see `tests/src/fuzz.rs`).
+#[command(rename = "fuzz.typed")]
+pub fn fuzz_typed(
+    count: i64,
+    ratio: f64,
+    name: String,
+    tags: Vec<String>,
+    flag: Option<bool>,
+    data: Vec<u8>,
+) -> usize {
+    let count = usize::try_from(count.rem_euclid(7)).unwrap_or(0);
+    let ratio = if ratio.is_finite() && ratio > 0.0 {
+        1
+    } else {
+        0
+    };
+    tags.len() + name.len() + data.len() + usize::from(flag.unwrap_or(false)) + count + ratio
+}
+
+/// Fuzzing target: echoes any JSON.
+#[command(rename = "fuzz.echo")]
+pub fn fuzz_echo(value: serde_json::Value) -> serde_json::Value {
+    value
+}

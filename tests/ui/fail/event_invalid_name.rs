@@ -1,0 +1,7 @@
+use ipc_runtime::event;
+
+#[event("has space")]
+#[derive(serde::Serialize)]
+struct Payload;
+
+fn main() {}

@@ -1,0 +1,6 @@
+use ipc_runtime::event;
+
+#[event("ready")]
+fn ready() {}
+
+fn main() {}
