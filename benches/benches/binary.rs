@@ -76,6 +76,7 @@ fn bytes(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("bytes_roundtrip");
     group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(8));
     for size in [1usize << 20, 16 << 20] {
         let payload: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();

@@ -28,6 +28,7 @@ fn roundtrip(c: &mut Criterion) {
     });
     let request = r#"{"jsonrpc":"2.0","id":1,"method":"add","params":{"a":1,"b":2}}"#;
     let mut group = c.benchmark_group("ws_roundtrip");
+    group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(5));
     group.bench_function("add_one_in_flight", |b| {
         b.iter_custom(|iterations| {

@@ -4,167 +4,62 @@
 //! ```text
 //! cargo run --example demo                 # port from $IPC_DEMO_PORT, else 8080
 //! cargo run --example demo -- --port 0     # any free port
+//! cargo run --example demo -- --export-bindings examples/demo/web/bindings.ts
 //! ```
 //!
-//! The page (`web/`) is embedded in the binary and talks to the commands below
-//! through `/ipc.js`.
+//! The page (`web/`) is embedded in the binary and talks to the commands in
+//! `todos.rs` through the generated bindings (`web/bindings.ts`, and its
+//! JavaScript twin `web/bindings.js`, which the page loads), which call `/ipc.js`.
 
-use std::sync::Mutex;
+mod todos;
 
-use ipc_runtime::{App, State, command, listen};
-use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 
-/// The longest title accepted.
-const MAX_TITLE: usize = 80;
-
-/// One item of the list.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Todo {
-    id: u64,
-    title: String,
-    done: bool,
+/// What the command line asks for.
+enum Mode {
+    /// Serve on this port.
+    Serve(u16),
+    /// Write the TypeScript bindings to this `.ts` path (and the JavaScript
+    /// twin next to it), then exit.
+    ExportBindings(PathBuf),
 }
 
-/// The list, shared by every tab.
-#[derive(Default)]
-struct Todos {
-    items: Mutex<Vec<Todo>>,
-    next_id: Mutex<u64>,
-}
+const USAGE: &str = "usage: demo [--port N]   (or IPC_DEMO_PORT=N; 0 picks a free port)\n       demo --export-bindings PATH.ts";
 
-/// Why a change was refused; the page shows the message.
-#[derive(Debug, Serialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
-enum TodoError {
-    EmptyTitle,
-    TitleTooLong { max: usize },
-    NotFound { id: u64 },
-}
-
-impl std::fmt::Display for TodoError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TodoError::EmptyTitle => write!(f, "a todo needs a title"),
-            TodoError::TitleTooLong { max } => write!(f, "titles are at most {max} characters"),
-            TodoError::NotFound { id } => {
-                write!(f, "there is no todo #{id} (was it deleted in another tab?)")
-            }
-        }
-    }
-}
-
-impl Todos {
-    fn items(&self) -> std::sync::MutexGuard<'_, Vec<Todo>> {
-        self.items.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// Tells every tab the list changed.
-fn changed(app: &App, todos: &[Todo]) {
-    if let Err(e) = app.emit("todos:changed", todos) {
-        tracing::error!(error = %e, "could not emit todos:changed");
-    }
-}
-
-/// Every todo, oldest first.
-#[command(rename = "todos.list")]
-fn list(todos: State<Todos>) -> Vec<Todo> {
-    todos.items().clone()
-}
-
-/// Adds a todo.
-#[command(rename = "todos.add")]
-fn add(todos: State<Todos>, app: App, title: String) -> Result<Todo, TodoError> {
-    let title = title.trim().to_owned();
-    if title.is_empty() {
-        return Err(TodoError::EmptyTitle);
-    }
-    if title.chars().count() > MAX_TITLE {
-        return Err(TodoError::TitleTooLong { max: MAX_TITLE });
-    }
-    let id = {
-        let mut next = todos.next_id.lock().unwrap_or_else(|p| p.into_inner());
-        *next += 1;
-        *next
-    };
-    let todo = Todo {
-        id,
-        title,
-        done: false,
-    };
-    let mut items = todos.items();
-    items.push(todo.clone());
-    changed(&app, &items);
-    Ok(todo)
-}
-
-/// Flips a todo between done and not done.
-#[command(rename = "todos.toggle")]
-fn toggle(todos: State<Todos>, app: App, id: u64) -> Result<Todo, TodoError> {
-    let mut items = todos.items();
-    let todo = items
-        .iter_mut()
-        .find(|t| t.id == id)
-        .ok_or(TodoError::NotFound { id })?;
-    todo.done = !todo.done;
-    let todo = todo.clone();
-    changed(&app, &items);
-    Ok(todo)
-}
-
-/// Deletes a todo.
-#[command(rename = "todos.delete")]
-fn delete(todos: State<Todos>, app: App, id: u64) -> Result<(), TodoError> {
-    let mut items = todos.items();
-    let before = items.len();
-    items.retain(|t| t.id != id);
-    if items.len() == before {
-        return Err(TodoError::NotFound { id });
-    }
-    changed(&app, &items);
-    Ok(())
-}
-
-/// How many tabs are open, pushed to every tab as `presence`.
-#[derive(Default)]
-struct Presence(Mutex<i64>);
-
-#[listen("ipc:connected")]
-fn on_connected(_info: serde_json::Value, presence: State<Presence>, app: App) {
-    let mut count = presence.0.lock().unwrap_or_else(|p| p.into_inner());
-    *count += 1;
-    let _ = app.emit("presence", &*count);
-}
-
-#[listen("ipc:disconnected")]
-fn on_disconnected(_info: serde_json::Value, presence: State<Presence>, app: App) {
-    let mut count = presence.0.lock().unwrap_or_else(|p| p.into_inner());
-    *count -= 1;
-    let _ = app.emit("presence", &*count);
-}
-
-/// How many tabs are open now.
-#[command(rename = "presence.count")]
-fn presence_count(presence: State<Presence>) -> i64 {
-    *presence.0.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// `--port N`, else `$IPC_DEMO_PORT`, else 8080.
-fn port() -> Result<u16, String> {
+/// `--port N`, else `$IPC_DEMO_PORT`, else 8080; or `--export-bindings PATH`.
+fn mode() -> Result<Mode, String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         [] => match std::env::var("IPC_DEMO_PORT") {
             Ok(value) => value
                 .parse()
+                .map(Mode::Serve)
                 .map_err(|_| format!("IPC_DEMO_PORT={value}: not a port number")),
-            Err(_) => Ok(8080),
+            Err(_) => Ok(Mode::Serve(8080)),
         },
         ["--port", value] => value
             .parse()
+            .map(Mode::Serve)
             .map_err(|_| format!("--port {value}: not a port number")),
-        _ => Err("usage: demo [--port N]   (or IPC_DEMO_PORT=N; 0 picks a free port)".into()),
+        ["--export-bindings", path] if path.ends_with(".ts") => {
+            Ok(Mode::ExportBindings(path.into()))
+        }
+        _ => Err(USAGE.into()),
     }
+}
+
+/// Writes `path` (TypeScript) and the same name with `.js` (the page loads
+/// that one), and lists what fell back to `unknown`.
+fn export_bindings(app: &ipc_runtime::App, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let bindings = app.typescript().render()?;
+    std::fs::write(path, bindings.typescript())?;
+    let js = path.with_extension("js");
+    std::fs::write(&js, bindings.javascript())?;
+    println!("wrote {} and {}", path.display(), js.display());
+    for fallback in bindings.fallbacks() {
+        eprintln!("typed `unknown`: {fallback}");
+    }
+    Ok(())
 }
 
 #[tokio::main]
@@ -176,11 +71,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let port = port()?;
-    let app = App::builder()
-        .manage(Todos::default())
-        .manage(Presence::default())
-        .build()?;
+    let app = todos::app()?;
+    let port = match mode()? {
+        Mode::Serve(port) => port,
+        Mode::ExportBindings(path) => return export_bindings(&app, &path),
+    };
     let server = app
         .server()
         .asset(
@@ -192,6 +87,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "/app.js",
             "text/javascript; charset=utf-8",
             include_str!("web/app.js"),
+        )
+        .asset(
+            "/bindings.js",
+            "text/javascript; charset=utf-8",
+            include_str!("web/bindings.js"),
         )
         .asset(
             "/style.css",

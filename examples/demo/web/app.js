@@ -1,17 +1,30 @@
+// @ts-check
 // The demo page: renders the shared list, sends changes as commands, and
 // re-renders whenever any tab changes the list (the `todos:changed` event).
+//
+// Commands and events go through the generated bindings (`bindings.js`, the
+// JavaScript twin of `bindings.ts`; `npm run check:types` checks this file
+// against the TypeScript one, so a renamed argument or changed type in Rust
+// is a type error here).
 import { connect } from "/ipc.js";
+import { commands, events, isCommandError } from "/bindings.js";
 
-const $ = (id) => document.getElementById(id);
+/** @typedef {import("/bindings.js").Todo} Todo */
+
+/** @param {string} id */
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const status = $("status");
 const list = $("todos");
 const errorBox = $("error");
+const input = /** @type {HTMLInputElement} */ ($("title"));
 
+/** @param {unknown} error */
 function showError(error) {
-  errorBox.textContent = error ? error.message : "";
+  errorBox.textContent = error instanceof Error ? error.message : error ? String(error) : "";
   errorBox.hidden = !error;
 }
 
+/** @param {Todo[]} todos */
 function render(todos) {
   list.replaceChildren(
     ...todos.map((todo) => {
@@ -22,7 +35,7 @@ function render(todos) {
       box.type = "checkbox";
       box.checked = todo.done;
       box.id = `todo-${todo.id}`;
-      box.addEventListener("change", () => run("todos.toggle", { id: todo.id }));
+      box.addEventListener("change", () => run("todosToggle", () => commands.todosToggle({ id: todo.id }, OPTIONS)));
       const label = document.createElement("label");
       label.htmlFor = box.id;
       label.textContent = todo.title;
@@ -31,7 +44,7 @@ function render(todos) {
       remove.type = "button";
       remove.title = "Delete";
       remove.textContent = "✕";
-      remove.addEventListener("click", () => run("todos.delete", { id: todo.id }));
+      remove.addEventListener("click", () => run("todosDelete", () => commands.todosDelete({ id: todo.id }, OPTIONS)));
       item.append(box, label, remove);
       return item;
     }),
@@ -40,40 +53,52 @@ function render(todos) {
   $("count").textContent = `${todos.length} item${todos.length === 1 ? "" : "s"}, ${open} to do`;
 }
 
-let client;
+/** @param {number} tabs */
+function showPresence(tabs) {
+  $("presence").textContent = `${tabs} tab${tabs === 1 ? "" : "s"} open`;
+}
 
-// Calls a command; a refusal (validation error) is shown to the user.
-async function run(command, args) {
+const OPTIONS = { timeout: 5000 };
+
+/**
+ * Runs a command; a refusal (validation error) is shown to the user.
+ * @template T
+ * @param {"todosAdd" | "todosToggle" | "todosDelete"} command
+ * @param {() => Promise<T>} call
+ * @returns {Promise<T | undefined>}
+ */
+async function run(command, call) {
   try {
-    const result = await client.invoke(command, args, { timeout: 5000 });
+    const result = await call();
     showError(null);
     return result;
   } catch (error) {
     showError(error);
+    // Typed error data: a todo deleted in another tab is gone here too.
+    if (isCommandError(error, command) && error.data.kind === "notFound") {
+      render(await commands.todosList());
+    }
     return undefined;
   }
 }
 
 async function main() {
+  /** @param {string} state */
   const showState = (state) => {
     status.dataset.state = state;
     status.textContent = state;
   };
-  client = await connect(undefined, { reconnect: true, onstatechange: showState });
+  const client = await connect(undefined, { reconnect: true, onstatechange: showState });
   showState(client.state);
 
-  await client.listen("todos:changed", (event) => render(event.payload));
-  await client.listen("presence", (event) => {
-    $("presence").textContent = `${event.payload} tab${event.payload === 1 ? "" : "s"} open`;
-  });
-  render(await client.invoke("todos.list"));
-  const tabs = await client.invoke("presence.count");
-  $("presence").textContent = `${tabs} tab${tabs === 1 ? "" : "s"} open`;
+  await events.todosChanged.listen((event) => render(event.payload));
+  await events.presence.listen((event) => showPresence(event.payload));
+  render(await commands.todosList());
+  showPresence(await commands.presenceCount());
 
   $("add-form").addEventListener("submit", async (event) => {
     event.preventDefault();
-    const input = $("title");
-    if (await run("todos.add", { title: input.value })) input.value = "";
+    if (await run("todosAdd", () => commands.todosAdd({ title: input.value }, OPTIONS))) input.value = "";
     input.focus();
   });
   document.body.dataset.ready = "true";
