@@ -95,8 +95,8 @@ fn bytes(c: &mut Criterion) {
                                 .send(Message::binary(frame.clone()))
                                 .await
                                 .expect("send");
-                            match binary.next().await {
-                                Some(Ok(Message::Binary(reply))) => {
+                            match next_data(&mut binary).await {
+                                Message::Binary(reply) => {
                                     assert_eq!(reply.len() - reply_header_len(&reply), size)
                                 }
                                 other => panic!("unexpected {other:?}"),
@@ -120,8 +120,8 @@ fn bytes(c: &mut Criterion) {
                             text.send(Message::text(request.as_str()))
                                 .await
                                 .expect("send");
-                            match text.next().await {
-                                Some(Ok(Message::Text(reply))) => assert!(reply.len() > size),
+                            match next_data(&mut text).await {
+                                Message::Text(reply) => assert!(reply.len() > size),
                                 other => panic!("unexpected {other:?}"),
                             }
                         }
@@ -133,6 +133,17 @@ fn bytes(c: &mut Criterion) {
     }
     group.finish();
     runtime.block_on(server.shutdown());
+}
+
+/// The next data frame; the server's pings (answered by the library) are skipped.
+async fn next_data(socket: &mut Socket) -> Message {
+    loop {
+        match socket.next().await {
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(message)) => return message,
+            other => panic!("the connection ended: {other:?}"),
+        }
+    }
 }
 
 /// Length prefix plus header of a binary reply.

@@ -131,3 +131,9 @@ pub use ipc_core::{ClientId, ErrorObject, EventName, EventTarget, codes};
 pub use ipc_core as core;
 
 pub use ipc_macros::{command, event, listen};
+
+/// Compiles and runs every Rust example of the repository's README, so it
+/// cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
