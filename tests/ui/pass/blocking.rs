@@ -9,23 +9,18 @@ fn checksum(data: Vec<u8>) -> (u64, bool) {
     (data.iter().map(|&b| u64::from(b)).sum(), on_pool)
 }
 
-fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let app = App::builder().build().unwrap();
+    let info = app
+        .commands()
+        .into_iter()
+        .find(|c| c.name() == "checksum")
         .unwrap();
-    runtime.block_on(async {
-        let app = App::builder().build().unwrap();
-        let info = app
-            .commands()
-            .into_iter()
-            .find(|c| c.name() == "checksum")
-            .unwrap();
-        assert!(info.is_blocking() && !info.is_async());
-        let out = app
-            .invoke("checksum", serde_json::json!({ "data": [1, 2, 3] }))
-            .await
-            .unwrap();
-        assert_eq!(out, serde_json::json!([6, true]));
-    });
+    assert!(info.is_blocking() && !info.is_async());
+    let out = app
+        .invoke("checksum", serde_json::json!({ "data": [1, 2, 3] }))
+        .await
+        .unwrap();
+    assert_eq!(out, serde_json::json!([6, true]));
 }

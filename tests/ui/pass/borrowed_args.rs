@@ -31,38 +31,33 @@ fn greet(greeting: &State<Greeting>, name: &str) -> String {
     format!("{}, {name}", greeting.0)
 }
 
-fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let app = App::builder().manage(Greeting("hello")).build().unwrap();
+    assert_eq!(
+        app.invoke("shout", json!({ "text": "abc" })).await.unwrap(),
+        "ABC"
+    );
+    assert_eq!(
+        app.invoke("checksum", json!({ "bytes": [1, 2, 250] }))
+            .await
+            .unwrap(),
+        253
+    );
+    assert_eq!(
+        app.invoke("width", json!([{ "start": 3, "end": 10 }]))
+            .await
+            .unwrap(),
+        7
+    );
+    assert_eq!(
+        app.invoke("greet", json!({ "name": "bo" })).await.unwrap(),
+        "hello, bo"
+    );
+    let greet = app
+        .commands()
+        .into_iter()
+        .find(|c| c.name() == "greet")
         .unwrap();
-    runtime.block_on(async {
-        let app = App::builder().manage(Greeting("hello")).build().unwrap();
-        assert_eq!(
-            app.invoke("shout", json!({ "text": "abc" })).await.unwrap(),
-            "ABC"
-        );
-        assert_eq!(
-            app.invoke("checksum", json!({ "bytes": [1, 2, 250] }))
-                .await
-                .unwrap(),
-            253
-        );
-        assert_eq!(
-            app.invoke("width", json!([{ "start": 3, "end": 10 }]))
-                .await
-                .unwrap(),
-            7
-        );
-        assert_eq!(
-            app.invoke("greet", json!({ "name": "bo" })).await.unwrap(),
-            "hello, bo"
-        );
-        let greet = app
-            .commands()
-            .into_iter()
-            .find(|c| c.name() == "greet")
-            .unwrap();
-        assert_eq!(greet.args().collect::<Vec<_>>(), ["name"]);
-    });
+    assert_eq!(greet.args().collect::<Vec<_>>(), ["name"]);
 }

@@ -14,17 +14,12 @@ async fn on_done(payload: u32, seen: State<Seen>, app: App) {
     seen.0.send((payload, app.has_command("ping"))).unwrap();
 }
 
-fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let app = App::builder().manage(Seen(tx)).build().unwrap();
-        assert_eq!(app.listener_count("job:done"), 1);
-        app.emit("job:done", &42).unwrap();
-        let seen = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv()).await;
-        assert_eq!(seen.unwrap(), Some((42, true)));
-    });
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let app = App::builder().manage(Seen(tx)).build().unwrap();
+    assert_eq!(app.listener_count("job:done"), 1);
+    app.emit("job:done", &42).unwrap();
+    let seen = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv()).await;
+    assert_eq!(seen.unwrap(), Some((42, true)));
 }

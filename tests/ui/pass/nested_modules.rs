@@ -21,40 +21,35 @@ mod api {
 
 use ipc_runtime::App;
 
-fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let app = App::builder().build().unwrap();
+    assert_eq!(
+        app.invoke("users.count", serde_json::json!({}))
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        app.invoke("reset", serde_json::json!({ "confirm": true }))
+            .await
+            .unwrap(),
+        true
+    );
+    let reset = app
+        .commands()
+        .into_iter()
+        .find(|c| c.name() == "reset")
+        .unwrap();
+    assert!(reset.is_async());
+    assert!(reset.module_path().ends_with("api::users::admin"));
+
+    let by_hand = App::builder()
+        .discover(false)
+        .command::<api::users::count>()
+        .command::<api::users::admin::reset>()
         .build()
         .unwrap();
-    runtime.block_on(async {
-        let app = App::builder().build().unwrap();
-        assert_eq!(
-            app.invoke("users.count", serde_json::json!({}))
-                .await
-                .unwrap(),
-            3
-        );
-        assert_eq!(
-            app.invoke("reset", serde_json::json!({ "confirm": true }))
-                .await
-                .unwrap(),
-            true
-        );
-        let reset = app
-            .commands()
-            .into_iter()
-            .find(|c| c.name() == "reset")
-            .unwrap();
-        assert!(reset.is_async());
-        assert!(reset.module_path().ends_with("api::users::admin"));
-
-        let by_hand = App::builder()
-            .discover(false)
-            .command::<api::users::count>()
-            .command::<api::users::admin::reset>()
-            .build()
-            .unwrap();
-        let names: Vec<_> = by_hand.commands().iter().map(|c| c.name()).collect();
-        assert_eq!(names, ["reset", "users.count"]);
-    });
+    let names: Vec<_> = by_hand.commands().iter().map(|c| c.name()).collect();
+    assert_eq!(names, ["reset", "users.count"]);
 }

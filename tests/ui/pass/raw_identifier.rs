@@ -12,26 +12,21 @@ fn r#loop(times: u8) -> u8 {
     times
 }
 
-fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let app = App::builder().build().unwrap();
+    let info = app
+        .commands()
+        .into_iter()
+        .find(|c| c.name() == "describe")
         .unwrap();
-    runtime.block_on(async {
-        let app = App::builder().build().unwrap();
-        let info = app
-            .commands()
-            .into_iter()
-            .find(|c| c.name() == "describe")
-            .unwrap();
-        assert_eq!(info.args().collect::<Vec<_>>(), ["type", "match"]);
-        let out = app
-            .invoke(
-                "describe",
-                serde_json::json!({ "type": "car", "match": true }),
-            )
-            .await;
-        assert_eq!(out.unwrap(), "car true");
-        assert_eq!(app.invoke("loop", serde_json::json!([3])).await.unwrap(), 3);
-    });
+    assert_eq!(info.args().collect::<Vec<_>>(), ["type", "match"]);
+    let out = app
+        .invoke(
+            "describe",
+            serde_json::json!({ "type": "car", "match": true }),
+        )
+        .await;
+    assert_eq!(out.unwrap(), "car true");
+    assert_eq!(app.invoke("loop", serde_json::json!([3])).await.unwrap(), 3);
 }

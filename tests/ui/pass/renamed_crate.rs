@@ -30,27 +30,22 @@ fn on_ping(payload: u32) {
     PINGED.store(payload, Ordering::SeqCst);
 }
 
-fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let app = App::builder().manage(Base(40)).build().unwrap();
-        assert_eq!(
-            app.invoke("add", serde_json::json!({ "x": 2 }))
-                .await
-                .unwrap(),
-            42
-        );
-        assert_eq!(
-            app.invoke("math.neg", serde_json::json!([5]))
-                .await
-                .unwrap(),
-            -5
-        );
-        assert_eq!(app.listener_count("renamed:ping"), 1);
-        app.emit("renamed:ping", &7).unwrap();
-        assert_eq!(PINGED.load(Ordering::SeqCst), 7);
-    });
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let app = App::builder().manage(Base(40)).build().unwrap();
+    assert_eq!(
+        app.invoke("add", serde_json::json!({ "x": 2 }))
+            .await
+            .unwrap(),
+        42
+    );
+    assert_eq!(
+        app.invoke("math.neg", serde_json::json!([5]))
+            .await
+            .unwrap(),
+        -5
+    );
+    assert_eq!(app.listener_count("renamed:ping"), 1);
+    app.emit("renamed:ping", &7).unwrap();
+    assert_eq!(PINGED.load(Ordering::SeqCst), 7);
 }

@@ -68,50 +68,45 @@ async fn string_error(fail: bool) -> Result<Point, String> {
     }
 }
 
-fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let app = App::builder().build().unwrap();
-        let call = |name: &'static str, args: Value| app.invoke(name, args);
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let app = App::builder().build().unwrap();
+    let call = |name: &'static str, args: Value| app.invoke(name, args);
 
-        assert_eq!(call("unit", json!({})).await.unwrap(), Value::Null);
-        assert_eq!(
-            call("point", json!({})).await.unwrap(),
-            json!({ "x": 1, "y": 2 })
-        );
-        assert_eq!(call("opaque", json!({})).await.unwrap(), json!([1, 2, 3]));
+    assert_eq!(call("unit", json!({})).await.unwrap(), Value::Null);
+    assert_eq!(
+        call("point", json!({})).await.unwrap(),
+        json!({ "x": 1, "y": 2 })
+    );
+    assert_eq!(call("opaque", json!({})).await.unwrap(), json!([1, 2, 3]));
 
-        assert_eq!(
-            call("data_error", json!({ "fail": false })).await.unwrap(),
-            1
-        );
-        let err = call("data_error", json!({ "fail": true }))
-            .await
-            .unwrap_err();
-        assert_eq!(err.code(), codes::COMMAND_ERROR);
-        assert_eq!(err.data(), Some(&json!({ "reason": "no" })));
+    assert_eq!(
+        call("data_error", json!({ "fail": false })).await.unwrap(),
+        1
+    );
+    let err = call("data_error", json!({ "fail": true }))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), codes::COMMAND_ERROR);
+    assert_eq!(err.data(), Some(&json!({ "reason": "no" })));
 
-        let err = call("described_error", json!({ "id": 7 }))
-            .await
-            .unwrap_err();
-        assert_eq!(err.message(), "not found: 7");
-        assert_eq!(err.data(), Some(&json!(7)));
+    let err = call("described_error", json!({ "id": 7 }))
+        .await
+        .unwrap_err();
+    assert_eq!(err.message(), "not found: 7");
+    assert_eq!(err.data(), Some(&json!(7)));
 
-        let err = call("invoke_error", json!({})).await.unwrap_err();
-        assert_eq!((err.code(), err.message()), (-32042, "custom"));
+    let err = call("invoke_error", json!({})).await.unwrap_err();
+    assert_eq!((err.code(), err.message()), (-32042, "custom"));
 
-        let err = call("io_error", json!({})).await.unwrap_err();
-        assert_eq!(err.message(), "disk on fire");
-        assert_eq!(err.data(), None);
+    let err = call("io_error", json!({})).await.unwrap_err();
+    assert_eq!(err.message(), "disk on fire");
+    assert_eq!(err.data(), None);
 
-        assert_eq!(
-            call("string_error", json!([false])).await.unwrap(),
-            json!({ "x": 0, "y": 0 })
-        );
-        let err = call("string_error", json!([true])).await.unwrap_err();
-        assert_eq!(err.message(), "bad input");
-    });
+    assert_eq!(
+        call("string_error", json!([false])).await.unwrap(),
+        json!({ "x": 0, "y": 0 })
+    );
+    let err = call("string_error", json!([true])).await.unwrap_err();
+    assert_eq!(err.message(), "bad input");
 }

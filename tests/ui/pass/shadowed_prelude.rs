@@ -56,31 +56,26 @@ fn on_shadowed(payload: ()) {
     let () = payload;
 }
 
-fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let app = App::builder().manage(Prefix("hi")).build().unwrap();
+    let out = app
+        .invoke("greet", serde_json::json!({ "name": "ann", "times": 2 }))
+        .await
         .unwrap();
-    runtime.block_on(async {
-        let app = App::builder().manage(Prefix("hi")).build().unwrap();
-        let out = app
-            .invoke("greet", serde_json::json!({ "name": "ann", "times": 2 }))
-            .await
-            .unwrap();
-        assert_eq!(out, "hi annhi ann");
-        let out = app
-            .invoke("lengths", serde_json::json!([["a", "bcd"]]))
-            .await
-            .unwrap();
-        assert_eq!(out, serde_json::json!([1, 3]));
-        let err = app
-            .invoke("refuse", serde_json::json!({}))
-            .await
-            .unwrap_err();
-        assert_eq!(
-            err.data(),
-            ::std::option::Option::Some(&serde_json::Value::Null)
-        );
-        app.emit("shadowed", &()).unwrap();
-    });
+    assert_eq!(out, "hi annhi ann");
+    let out = app
+        .invoke("lengths", serde_json::json!([["a", "bcd"]]))
+        .await
+        .unwrap();
+    assert_eq!(out, serde_json::json!([1, 3]));
+    let err = app
+        .invoke("refuse", serde_json::json!({}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.data(),
+        ::std::option::Option::Some(&serde_json::Value::Null)
+    );
+    app.emit("shadowed", &()).unwrap();
 }

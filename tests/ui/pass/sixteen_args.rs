@@ -29,23 +29,18 @@ fn sum16(
     .sum()
 }
 
-fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let app = App::builder().build().unwrap();
-        let by_position: Vec<u32> = (1..=16).collect();
-        assert_eq!(
-            app.invoke("sum16", serde_json::json!(by_position))
-                .await
-                .unwrap(),
-            136
-        );
-        let by_name: serde_json::Map<String, serde_json::Value> = (0..16)
-            .map(|i| (format!("a{i}"), serde_json::json!(i)))
-            .collect();
-        assert_eq!(app.invoke("sum16", by_name.into()).await.unwrap(), 120);
-    });
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let app = App::builder().build().unwrap();
+    let by_position: Vec<u32> = (1..=16).collect();
+    assert_eq!(
+        app.invoke("sum16", serde_json::json!(by_position))
+            .await
+            .unwrap(),
+        136
+    );
+    let by_name: serde_json::Map<String, serde_json::Value> = (0..16)
+        .map(|i| (format!("a{i}"), serde_json::json!(i)))
+        .collect();
+    assert_eq!(app.invoke("sum16", by_name.into()).await.unwrap(), 120);
 }
