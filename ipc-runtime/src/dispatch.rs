@@ -149,11 +149,9 @@ impl App {
         command: &str,
         args: Value,
     ) -> impl Future<Output = Result<Value, InvokeError>> + Send + 'static + use<> {
-        if !caller.permissions().allows(Action::Invoke, command) {
-            return Invoked::ready(Err(InvokeError::forbidden(Action::Invoke, command, caller)));
-        }
-        let Some(found) = self.inner.registry.get(command) else {
-            return Invoked::ready(Err(self.unknown_command(command, caller)));
+        let found = match self.command_for(caller, command) {
+            Ok(found) => found,
+            Err(error) => return Invoked::ready(Err(error)),
         };
         let span = InvokeSpan::new(found.registration.name, None);
         let cx = InvokeContext::new(self, caller, found.registration.name);
@@ -313,14 +311,9 @@ impl App {
             return Reply::None;
         };
         let id = id.get();
-        // The ACL first: a refused caller learns nothing about which commands exist.
-        if !source.caller.permissions().allows(Action::Invoke, name) {
-            let error = InvokeError::forbidden(Action::Invoke, name, source.caller);
-            return Reply::Ready(error_message(Some(id), error.as_object()));
-        }
-        let Some(command) = self.inner.registry.get(name) else {
-            let error = self.unknown_command(name, source.caller);
-            return Reply::Ready(error_message(Some(id), error.as_object()));
+        let command = match self.command_for(source.caller, name) {
+            Ok(command) => command,
+            Err(error) => return Reply::Ready(error_message(Some(id), error.as_object())),
         };
         let span = InvokeSpan::new(command.registration.name, Some(id));
         let mut buf = Vec::with_capacity(64 + id.len());
@@ -379,10 +372,21 @@ impl App {
         }
     }
 
-    /// Unknown command, suggesting the closest name the caller may invoke.
-    fn unknown_command(&self, name: &str, caller: &Caller) -> InvokeError {
-        let allowed = |candidate: &str| caller.permissions().allows(Action::Invoke, candidate);
-        InvokeError::unknown_command(name, self.inner.registry.suggest(name, allowed))
+    /// The command `name`, if `caller` may invoke it. The ACL is checked
+    /// first, so a refused caller learns nothing about which commands exist;
+    /// an unknown name is answered with the closest name the caller may invoke.
+    /// On every call's path, so forced inline (measured: `invoke(add)` stays
+    /// within noise of the two open-coded checks it replaces).
+    #[inline(always)]
+    fn command_for(&self, caller: &Caller, name: &str) -> Result<&Command, InvokeError> {
+        let permissions = caller.permissions();
+        if !permissions.allows(Action::Invoke, name) {
+            return Err(InvokeError::forbidden(Action::Invoke, name, caller));
+        }
+        self.inner.registry.get(name).ok_or_else(|| {
+            let allowed = |candidate: &str| permissions.allows(Action::Invoke, candidate);
+            InvokeError::unknown_command(name, self.inner.registry.suggest(name, allowed))
+        })
     }
 }
 
