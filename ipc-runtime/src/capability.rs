@@ -391,6 +391,22 @@ impl Acl {
         Permissions::only(&granted)
     }
 
+    /// The permissions a transport grants its peer by name. While no ACL is
+    /// configured every peer may do everything; a name that matches no
+    /// capability grants nothing (and is logged).
+    pub(crate) fn vouched(&self, name: &str) -> Permissions {
+        if self.is_open() {
+            return Permissions::all();
+        }
+        self.named(name).unwrap_or_else(|| {
+            tracing::error!(
+                capability = name,
+                "a transport granted an unknown capability; the peer may do nothing"
+            );
+            Permissions::none()
+        })
+    }
+
     /// The permissions of the named capability, for in-process calls.
     pub(crate) fn named(&self, name: &str) -> Option<Permissions> {
         self.capabilities.get(name).map(|c| Permissions::only(&[c]))
@@ -479,6 +495,23 @@ mod tests {
             ["page"],
             "default only when nothing else grants"
         );
+    }
+
+    #[test]
+    fn a_vouched_capability_ignores_what_the_peer_presented() {
+        let mut acl = Acl::default();
+        assert!(
+            acl.vouched("anything").is_unrestricted(),
+            "open until configured"
+        );
+        acl.add(Capability::new("sidecar").allow_invoke(["todos.*"]));
+        acl.add(Capability::new("admin").allow_all());
+        acl.grant_token("t0p".into(), "admin".into());
+        let sidecar = acl.vouched("sidecar");
+        assert_eq!(sidecar.capabilities(), ["sidecar"]);
+        assert!(!sidecar.allows(Action::Invoke, "admin.wipe"));
+        let ghost = acl.vouched("ghost");
+        assert!(!ghost.is_unrestricted() && !ghost.allows(Action::Invoke, "todos.list"));
     }
 
     #[test]

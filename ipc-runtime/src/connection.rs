@@ -43,6 +43,12 @@ pub struct ConnectOptions {
     pub label: Option<String>,
     /// The token the client presented, for capability grants.
     pub token: Option<String>,
+    /// A capability the transport itself grants, whatever the client
+    /// presented: for transports whose peer is vouched for by how it is
+    /// reached (the parent process of a stdio sidecar, a window the app
+    /// opened). When set, origin, token and callback grants are not consulted.
+    /// Never fill it from anything the client sends.
+    pub capability: Option<String>,
     /// Whether the client accepts binary frames (byte results become raw
     /// attachments instead of JSON arrays).
     pub binary: bool,
@@ -62,6 +68,7 @@ impl Default for ConnectOptions {
             origin: None,
             label: None,
             token: None,
+            capability: None,
             binary: false,
             max_in_flight: 64,
             outbox_capacity: 256,
@@ -98,6 +105,14 @@ impl ConnectOptions {
     #[must_use]
     pub fn token(mut self, token: Option<String>) -> Self {
         self.token = token;
+        self
+    }
+
+    /// These options, with a capability the transport grants (see
+    /// [`capability`](Self::capability)).
+    #[must_use]
+    pub fn capability(mut self, capability: Option<String>) -> Self {
+        self.capability = capability;
         self
     }
 
@@ -480,11 +495,14 @@ impl App {
     /// Emits `ipc:connected`.
     pub fn connect(&self, options: ConnectOptions) -> (Connection, Outbox) {
         let client = ClientId::new(self.inner.next_client.fetch_add(1, Ordering::Relaxed));
-        let permissions = self.inner.acl.resolve(&ConnectionInfo {
-            origin: options.origin.as_deref(),
-            token: options.token.as_deref(),
-            label: options.label.as_deref(),
-        });
+        let permissions = match &options.capability {
+            Some(name) => self.inner.acl.vouched(name),
+            None => self.inner.acl.resolve(&ConnectionInfo {
+                origin: options.origin.as_deref(),
+                token: options.token.as_deref(),
+                label: options.label.as_deref(),
+            }),
+        };
         tracing::debug!(client = %client, ?permissions, "connection opened");
         let (sender, receiver) = mpsc::channel(options.outbox_capacity.max(1));
         let session = Arc::new(Session {
