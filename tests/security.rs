@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use ipc_runtime::connection::ConnectOptions;
+use ipc_runtime::session::ConnectOptions;
 use ipc_runtime::transport::ws::ServerHandle;
 use ipc_runtime::{App, Capability, Channel, State, codes, command};
 use ipc_tests::WsClient;

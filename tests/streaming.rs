@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use ipc_runtime::connection::ConnectOptions;
+use ipc_runtime::session::ConnectOptions;
 use ipc_runtime::{App, Channel, State, codes, command};
 use ipc_tests::WsClient;
 use serde::Serialize;

@@ -241,6 +241,13 @@ pub struct EventPush {
     pub payload: Box<RawValue>,
     /// Who emitted it: [`ClientId::BACKEND`] for Rust.
     pub source: ClientId,
+    /// For a Tauri listener (`plugin:event|listen`): the listener's id, which
+    /// each of its pushes names (Tauri's `Event.id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    /// For a Tauri listener: the callback id it was registered with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handler: Option<u64>,
 }
 
 #[cfg(test)]

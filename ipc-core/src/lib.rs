@@ -10,6 +10,7 @@
 //! * [`event`]: validated event names, event targets and the event push payload.
 //! * [`client`]: the identity of a connected frontend.
 //! * [`method`]: the reserved method names (`ipc.listen`, `ipc.emit`, ...).
+//! * [`push`]: the params of the `ipc.channel` and `ipc.lagged` notifications.
 //!
 //! ```
 //! use ipc_core::message::{Id, Request};
@@ -25,6 +26,7 @@ pub mod error;
 pub mod event;
 pub mod message;
 pub mod method;
+pub mod push;
 
 pub use client::ClientId;
 pub use error::{ErrorObject, codes};

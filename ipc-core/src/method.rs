@@ -17,6 +17,9 @@ pub const CANCEL: &str = "ipc.cancel";
 pub const EVENT: &str = "ipc.event";
 /// Server push: a message on a channel the caller passed to a command.
 pub const CHANNEL: &str = "ipc.channel";
+/// Server push: events that were not delivered to this connection because it
+/// did not read fast enough: params `{"dropped": n}`.
+pub const LAGGED: &str = "ipc.lagged";
 /// The OpenRPC description of the commands the caller may invoke.
 pub const DISCOVER: &str = "rpc.discover";
 
@@ -61,6 +64,7 @@ mod tests {
             CANCEL,
             EVENT,
             CHANNEL,
+            LAGGED,
             DISCOVER,
             TAURI_LISTEN,
             TAURI_UNLISTEN,

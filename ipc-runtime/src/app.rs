@@ -1,22 +1,33 @@
-//! [`App`]: the handle to everything the runtime holds.
+//! [`App`]: the handle to everything the runtime holds, and the whole of its
+//! public API in one file.
+//!
+//! `App` sits beside the layers (see `docs/architecture.md`): each method
+//! hands the work to the layer that owns it (routing for calls and events,
+//! sessions for connections, a transport for serving, the bindings for
+//! export). No layer below names `App`.
 
+use std::any::Any;
 use std::fmt;
+use std::future::Future;
+use std::path::Path;
 use std::sync::Arc;
 
 use ipc_core::{EventName, EventTarget};
 use serde::Serialize;
-use serde_json::value::RawValue;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
-use crate::capability::Action;
-use crate::context::Caller;
-use crate::error::EmitError;
-use crate::events::{Event, EventBus, ListenerId};
-use crate::registry::{CommandInfo, Registry};
-use crate::state::StateMap;
-use crate::{AppBuilder, InvokeError, State};
-
-/// Events with this prefix come from the runtime (`ipc:connected`, ...); frontends may not emit them.
-pub(crate) const RUNTIME_EVENT_PREFIX: &str = "ipc:";
+use crate::bindings::{Bindings, ExportError, TypeScriptExport};
+use crate::builder::AppBuilder;
+use crate::caller::Caller;
+use crate::error::{EmitError, InvokeError};
+use crate::invoke::InvokeContext;
+use crate::invoke::extract::{CommandArg, State};
+use crate::invoke::registry::{CommandInfo, ListenerRegistration};
+use crate::route::events::{Event, ListenerId};
+use crate::route::{Router, discover};
+use crate::session::{ConnectOptions, Connection, Outbox};
+use crate::typed_event::TypedEvent;
 
 /// The application: its commands, managed state and event bus.
 ///
@@ -39,31 +50,29 @@ pub(crate) const RUNTIME_EVENT_PREFIX: &str = "ipc:";
 /// ```
 #[derive(Clone)]
 pub struct App {
-    pub(crate) inner: Arc<AppInner>,
+    router: Arc<Router>,
 }
 
-pub(crate) struct AppInner {
-    pub(crate) registry: Registry,
-    pub(crate) state: StateMap,
-    pub(crate) events: EventBus,
-    pub(crate) backend: Caller,
-    pub(crate) runtime: Option<tokio::runtime::Handle>,
-    /// The next connection's client id (0 is the backend).
-    pub(crate) next_client: std::sync::atomic::AtomicU64,
-    /// Who may do what.
-    pub(crate) acl: crate::capability::Acl,
-}
-
+/// Building and introspection.
 impl App {
     /// Starts configuring an app.
     pub fn builder() -> AppBuilder {
         AppBuilder::new()
     }
 
-    pub(crate) fn from_inner(inner: AppInner) -> Self {
+    pub(crate) fn from_router(router: Router) -> Self {
         App {
-            inner: Arc::new(inner),
+            router: Arc::new(router),
         }
+    }
+
+    /// The app a call runs in, read back from its context (the context holds
+    /// it opaquely: the layers that build contexts sit below `App`).
+    fn of(cx: &InvokeContext<'_>) -> Option<App> {
+        let any: &dyn Any = cx.app;
+        any.downcast_ref::<Arc<Router>>().map(|router| App {
+            router: Arc::clone(router),
+        })
     }
 
     /// Every registered command, sorted by name.
@@ -77,12 +86,12 @@ impl App {
     /// assert!(app.commands().iter().any(|c| c.name() == "math.double"));
     /// ```
     pub fn commands(&self) -> Vec<CommandInfo> {
-        self.inner.registry.infos()
+        self.router.registry.infos()
     }
 
     /// Whether a command with this wire name is registered.
     pub fn has_command(&self, name: &str) -> bool {
-        self.inner.registry.get(name).is_some()
+        self.router.registry.get(name).is_some()
     }
 
     /// The managed value of type `T`, if one was given to the builder.
@@ -94,9 +103,107 @@ impl App {
     /// assert!(app.state::<String>().is_none());
     /// ```
     pub fn state<T: Send + Sync + 'static>(&self) -> Option<State<T>> {
-        self.inner.state.get::<T>().map(State::from_arc)
+        self.router.state.get::<T>().map(State::from_arc)
     }
 
+    /// The `#[listen]` functions the app runs, for the bindings.
+    pub(crate) fn registered_listeners(&self) -> Vec<&'static ListenerRegistration> {
+        self.router.events.registered()
+    }
+}
+
+/// Calling commands in-process.
+impl App {
+    /// Calls a command in-process with JSON arguments (an object by name, an
+    /// array by position, or `null` for none) and returns its JSON result.
+    ///
+    /// The call is made as the backend ([`ClientId::BACKEND`](ipc_core::ClientId::BACKEND)).
+    /// Errors are the same as a remote caller would get.
+    ///
+    /// ```rust,standalone_crate
+    /// use ipc_runtime::{App, codes, command};
+    /// use serde_json::json;
+    ///
+    /// #[command]
+    /// fn add(a: i64, b: i64) -> i64 { a + b }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let app = App::builder().build().unwrap();
+    /// assert_eq!(app.invoke("add", json!({ "a": 2, "b": 3 })).await.unwrap(), 5);
+    /// assert_eq!(app.invoke("add", json!([2, 3])).await.unwrap(), 5);
+    /// let err = app.invoke("add", json!({ "a": 2 })).await.unwrap_err();
+    /// assert_eq!(err.code(), codes::INVALID_PARAMS);
+    /// # }
+    /// ```
+    pub fn invoke(
+        &self,
+        command: &str,
+        args: Value,
+    ) -> impl Future<Output = Result<Value, InvokeError>> + Send + 'static + use<> {
+        self.router.invoke(&self.router.backend, command, args)
+    }
+
+    /// [`invoke`](Self::invoke) with the permissions of a named capability, as
+    /// a connection granted it would have: the way to test an ACL in-process.
+    /// An unknown capability name is an internal error.
+    pub fn invoke_with(
+        &self,
+        capability: &str,
+        command: &str,
+        args: Value,
+    ) -> impl Future<Output = Result<Value, InvokeError>> + Send + 'static + use<> {
+        let caller = self.router.acl.named(capability).map(|permissions| {
+            Caller::with_permissions(ipc_core::ClientId::BACKEND, None, None, permissions)
+        });
+        let call = caller
+            .as_ref()
+            .map(|caller| self.router.invoke(caller, command, args))
+            .ok_or_else(|| {
+                InvokeError::internal(format!("there is no capability named `{capability}`"))
+            });
+        async move { call?.await }
+    }
+
+    /// [`invoke`](Self::invoke) on behalf of another caller, with that
+    /// caller's permissions.
+    pub fn invoke_as(
+        &self,
+        caller: &Caller,
+        command: &str,
+        args: Value,
+    ) -> impl Future<Output = Result<Value, InvokeError>> + Send + 'static + use<> {
+        self.router.invoke(caller, command, args)
+    }
+
+    /// Handles one JSON-RPC 2.0 message (a request, a notification or a batch)
+    /// as the backend, and returns the response text (`None` when there is
+    /// nothing to answer, as for notifications).
+    ///
+    /// Malformed input is answered with a JSON-RPC error, never a panic.
+    ///
+    /// ```rust,standalone_crate
+    /// use ipc_runtime::{App, command};
+    ///
+    /// #[command]
+    /// fn add(a: i64, b: i64) -> i64 { a + b }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let app = App::builder().build().unwrap();
+    /// let reply = app
+    ///     .handle_message(r#"{"jsonrpc":"2.0","id":1,"method":"add","params":{"a":1,"b":2}}"#)
+    ///     .await;
+    /// assert_eq!(reply.as_deref(), Some(r#"{"jsonrpc":"2.0","id":1,"result":3}"#));
+    /// let reply = app.handle_message("{oops").await.unwrap();
+    /// assert!(reply.contains("-32700"));
+    /// # }
+    /// ```
+    pub async fn handle_message(&self, text: &str) -> Option<String> {
+        self.router.handle_message(text).await
+    }
+}
+
+/// Events.
+impl App {
     /// Emits an event from the backend to every Rust listener of `event` (and,
     /// with a transport running, every frontend subscribed to it).
     ///
@@ -129,54 +236,22 @@ impl App {
         event: &str,
         payload: &T,
     ) -> Result<(), EmitError> {
-        EventName::validate(event)?;
-        let payload: Arc<RawValue> = serde_json::value::to_raw_value(payload)?.into();
-        self.deliver_event(event, &payload, &self.inner.backend, &target);
-        Ok(())
+        self.router.emit(target, event, payload)
     }
 
-    /// Delivers an already-validated event.
-    pub(crate) fn deliver_event(
-        &self,
-        event: &str,
-        payload: &Arc<RawValue>,
-        source: &Caller,
-        target: &EventTarget,
-    ) {
-        self.inner
-            .events
-            .deliver(self, event, payload, source, target);
+    /// Emits a declared event to everyone: [`emit`](App::emit) with the name
+    /// the payload type was declared with (see [`TypedEvent`]).
+    pub fn emit_event<E: TypedEvent + Serialize>(&self, payload: &E) -> Result<(), EmitError> {
+        self.emit(E::NAME, payload)
     }
 
-    /// An event from a caller (a frontend's `ipc.emit` or notification).
-    pub(crate) fn emit_from_client(
+    /// [`emit_to`](App::emit_to) for a declared event.
+    pub fn emit_event_to<E: TypedEvent + Serialize>(
         &self,
-        event: &str,
-        payload: Option<&RawValue>,
-        caller: &Caller,
         target: EventTarget,
-    ) -> Result<(), InvokeError> {
-        EventName::validate(event).map_err(|e| {
-            InvokeError::invalid_params(Some("event"), Some("event name"), e.to_string())
-        })?;
-        if !caller.permissions().allows(Action::Emit, event) {
-            return Err(InvokeError::forbidden(Action::Emit, event, caller));
-        }
-        if !caller.is_backend() && event.starts_with(RUNTIME_EVENT_PREFIX) {
-            return Err(InvokeError::invalid_params(
-                Some("event"),
-                Some("event name"),
-                format!(
-                    "events starting with `{RUNTIME_EVENT_PREFIX}` are emitted by the runtime only"
-                ),
-            ));
-        }
-        let payload: Arc<RawValue> = match payload {
-            Some(raw) => raw.to_owned().into(),
-            None => RawValue::NULL.to_owned().into(),
-        };
-        self.deliver_event(event, &payload, caller, &target);
-        Ok(())
+        payload: &E,
+    ) -> Result<(), EmitError> {
+        self.emit_to(target, E::NAME, payload)
     }
 
     /// Calls `handler` for every `event` emitted from now on, until
@@ -206,7 +281,7 @@ impl App {
         F: Fn(&Event) + Send + Sync + 'static,
     {
         let name = EventName::new(event)?;
-        Ok(self.inner.events.listen(name, Box::new(handler), false))
+        Ok(self.router.events.listen(name, Box::new(handler), false))
     }
 
     /// Like [`listen`](Self::listen), but the handler runs at most once, even
@@ -233,28 +308,138 @@ impl App {
         F: Fn(&Event) + Send + Sync + 'static,
     {
         match EventName::new(event) {
-            Ok(name) => self.inner.events.listen(name, Box::new(handler), true),
+            Ok(name) => self.router.events.listen(name, Box::new(handler), true),
             Err(e) => panic!("App::once({event:?}): {e}"),
         }
+    }
+
+    /// Calls `handler` with the payload of every `E` event emitted from now on
+    /// (until [`unlisten`](App::unlisten)). A payload that does not
+    /// deserialize as `E` (sent by a frontend) is logged and skipped.
+    pub fn listen_event<E, F>(&self, handler: F) -> ListenerId
+    where
+        E: TypedEvent + DeserializeOwned,
+        F: Fn(E) + Send + Sync + 'static,
+    {
+        self.listen(E::NAME, move |event| match event.payload::<E>() {
+            Ok(payload) => handler(payload),
+            Err(error) => tracing::warn!(
+                event = E::NAME,
+                error = %error,
+                "event payload does not match its declared type; listener skipped"
+            ),
+        })
     }
 
     /// Removes a listener. Returns `false` if it was already gone (removing
     /// twice is harmless).
     pub fn unlisten(&self, id: ListenerId) -> bool {
-        self.inner.events.unlisten(id)
+        self.router.events.unlisten(id)
     }
 
     /// How many Rust listeners `event` has (including `#[listen]` functions).
     pub fn listener_count(&self, event: &str) -> usize {
-        self.inner.events.count(event)
+        self.router.events.count(event)
+    }
+}
+
+/// Connections and transports.
+impl App {
+    /// Opens a connection for a transport, with the permissions its transport
+    /// vouches for ([`ConnectOptions::capability`]) or that its origin, token
+    /// and label are granted (see [`capability`](crate::capability)). Emits
+    /// `ipc:connected`. See [`session`](crate::session).
+    pub fn connect(&self, options: ConnectOptions) -> (Connection, Outbox) {
+        Connection::open(&self.router, options)
+    }
+
+    /// Starts configuring a WebSocket server for this app.
+    #[cfg(feature = "ws")]
+    pub fn server(&self) -> crate::transport::ws::ServerBuilder {
+        crate::transport::ws::ServerBuilder::new(Arc::clone(&self.router))
+    }
+
+    /// Serves this app over WebSocket on `addr` with the default settings.
+    /// `addr` must be a loopback address (`127.0.0.1:0` picks a free port); see
+    /// [`ServerBuilder::allow_non_loopback`](crate::transport::ws::ServerBuilder::allow_non_loopback).
+    #[cfg(feature = "ws")]
+    pub async fn serve(
+        &self,
+        addr: impl tokio::net::ToSocketAddrs,
+    ) -> std::io::Result<crate::transport::ws::ServerHandle> {
+        self.server().serve(addr).await
+    }
+}
+
+/// Describing the app: TypeScript bindings and OpenRPC.
+impl App {
+    /// Writes the TypeScript bindings of every command and declared event to
+    /// `path` (one `.ts` file), importing the client from `"/ipc.js"` (where
+    /// the server serves it). Returns what was written, including the list
+    /// of types that fell back to `unknown` (also logged as warnings).
+    ///
+    /// For other options (the client's path), use [`App::typescript`].
+    pub fn export_typescript(&self, path: impl AsRef<Path>) -> Result<Bindings, ExportError> {
+        self.typescript().export(path)
+    }
+
+    /// Options for the TypeScript bindings: see [`TypeScriptExport`].
+    pub fn typescript(&self) -> TypeScriptExport<'_> {
+        TypeScriptExport::new(self)
+    }
+
+    /// The OpenRPC document describing every registered command for which
+    /// `allowed(name)` is true (what `rpc.discover` answers, filtered by the
+    /// caller's capabilities).
+    ///
+    /// ```rust,standalone_crate
+    /// use ipc_runtime::{App, command};
+    ///
+    /// /// Says hello.
+    /// #[command]
+    /// fn greet(name: String) -> String { format!("Hello, {name}!") }
+    ///
+    /// #[command]
+    /// fn secret() -> u32 { 42 }
+    ///
+    /// let app = App::builder().build().unwrap();
+    /// let doc = app.openrpc_document(|name| name != "secret");
+    /// assert_eq!(doc["openrpc"], "1.3.2");
+    /// let methods = doc["methods"].as_array().unwrap();
+    /// assert_eq!(methods.len(), 1);
+    /// assert_eq!(methods[0]["name"], "greet");
+    /// assert_eq!(methods[0]["description"], "Says hello.");
+    /// assert_eq!(methods[0]["params"][0]["name"], "name");
+    /// assert_eq!(methods[0]["params"][0]["schema"]["type"], "string");
+    /// ```
+    pub fn openrpc_document(&self, allowed: impl Fn(&str) -> bool) -> Value {
+        discover::document(&self.router.registry, allowed)
     }
 }
 
 impl fmt::Debug for App {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("App")
-            .field("commands", &self.inner.registry.len())
-            .field("state", &self.inner.state.len())
+            .field("commands", &self.router.registry.len())
+            .field("state", &self.router.state.len())
             .finish_non_exhaustive()
+    }
+}
+
+impl InvokeContext<'_> {
+    /// The application the call runs in.
+    pub fn app(&self) -> App {
+        match App::of(self) {
+            Some(app) => app,
+            // Contexts are built by the router only, from the `Arc<Router>`
+            // an `App` wraps; a context made otherwise is a bug here.
+            None => unreachable!("an InvokeContext always carries its app's router"),
+        }
+    }
+}
+
+impl CommandArg for App {
+    fn from_invoke(cx: &InvokeContext<'_>) -> Result<Self, InvokeError> {
+        App::of(cx).ok_or_else(|| InvokeError::internal("this call has no app"))
     }
 }

@@ -6,8 +6,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::App;
-use crate::reflect::{AppModel, CommandModel, EventModel, Fallback, Position, TypeDesc};
-use crate::registry::EventRegistration;
+use crate::invoke::describe::{Position, TypeDesc};
+use crate::invoke::model::{AppModel, CommandModel, EventModel, Fallback};
+use crate::invoke::registry::EventRegistration;
 use crate::typed_event::TypedEvent;
 
 /// The client module the bindings import by default: where the server serves `ipc.js`.
@@ -99,21 +100,10 @@ pub struct TypeScriptExport<'a> {
     events: Vec<&'static EventRegistration>,
 }
 
-impl App {
-    /// Writes the TypeScript bindings of every command and declared event to
-    /// `path` (one `.ts` file), importing the client from `"/ipc.js"` (where
-    /// the server serves it). Returns what was written, including the list
-    /// of types that fell back to `unknown` (also logged as warnings).
-    ///
-    /// For other options (the client's path), use [`App::typescript`].
-    pub fn export_typescript(&self, path: impl AsRef<Path>) -> Result<Bindings, ExportError> {
-        self.typescript().export(path)
-    }
-
-    /// Options for the TypeScript bindings: see [`TypeScriptExport`].
-    pub fn typescript(&self) -> TypeScriptExport<'_> {
+impl<'a> TypeScriptExport<'a> {
+    pub(crate) fn new(app: &'a App) -> Self {
         TypeScriptExport {
-            app: self,
+            app,
             client_module: DEFAULT_CLIENT_MODULE.to_owned(),
             events: Vec::new(),
         }
@@ -140,7 +130,7 @@ impl TypeScriptExport<'_> {
 
     /// Generates the bindings without writing them.
     pub fn render(&self) -> Result<Bindings, ExportError> {
-        let listeners = self.app.inner.events.registered();
+        let listeners = self.app.registered_listeners();
         let model = AppModel::build(self.app.commands(), &listeners, &self.events);
         Renderer::new(&model, &self.client_module).render()
     }

@@ -3,14 +3,13 @@
 use std::fmt;
 
 use crate::App;
-use crate::app::AppInner;
 use crate::capability::{Acl, Capability, ConnectionInfo};
-use crate::context::Caller;
 use crate::error::BuildError;
-use crate::events::EventBus;
-use crate::registry::{
+use crate::invoke::registry::{
     self, CommandDef, CommandRegistration, ListenerDef, ListenerRegistration, Registered, Registry,
 };
+use crate::route::Router;
+use crate::route::events::EventBus;
 use crate::state::StateMap;
 
 /// Configures an [`App`]. Get one from [`App::builder`].
@@ -206,17 +205,12 @@ impl AppBuilder {
             discovered = self.discover,
             "ipc app built"
         );
-        Ok(App::from_inner(AppInner {
-            registry,
-            state: self.state,
-            events,
-            backend: Caller::backend(),
-            runtime: self
-                .runtime
-                .or_else(|| tokio::runtime::Handle::try_current().ok()),
-            next_client: std::sync::atomic::AtomicU64::new(1),
-            acl: self.acl,
-        }))
+        let runtime = self
+            .runtime
+            .or_else(|| tokio::runtime::Handle::try_current().ok());
+        Ok(App::from_router(Router::new(
+            registry, events, self.acl, self.state, runtime,
+        )))
     }
 }
 

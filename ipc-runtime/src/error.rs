@@ -6,6 +6,8 @@ use ipc_core::error::{InvalidParams, UnknownCommand};
 use ipc_core::{ErrorObject, InvalidEventName, codes};
 use serde_json::Value;
 
+use crate::site::Site;
+
 /// A failed call: a JSON-RPC error code, a message and optional structured `data`.
 ///
 /// Commands return it for full control over what the caller sees:
@@ -124,32 +126,6 @@ impl InvokeError {
         Self::new(codes::INVALID_PARAMS, message).with_serialized_data(&data)
     }
 
-    /// The ACL refused `action` on `name`; logged for the audit trail.
-    pub(crate) fn forbidden(
-        action: crate::capability::Action,
-        name: &str,
-        caller: &crate::Caller,
-    ) -> Self {
-        tracing::warn!(
-            target: "ipc::acl",
-            client = %caller.client_id(),
-            origin = caller.origin().unwrap_or(""),
-            action = action.as_str(),
-            name,
-            "request refused by the capability check"
-        );
-        let what = match action {
-            crate::capability::Action::Invoke => format!("invoking `{name}`"),
-            crate::capability::Action::Listen => format!("listening to `{name}`"),
-            crate::capability::Action::Emit => format!("emitting `{name}`"),
-        };
-        Self::new(
-            codes::FORBIDDEN,
-            format!("{what} is not allowed for this connection"),
-        )
-        .with_data(serde_json::json!({ "kind": action.as_str(), "name": name }))
-    }
-
     pub(crate) fn internal(message: impl Into<String>) -> Self {
         Self::new(codes::INTERNAL_ERROR, message)
     }
@@ -249,9 +225,9 @@ pub enum BuildError {
         /// The shared name.
         name: String,
         /// Where the first was defined.
-        first: crate::registry::Site,
+        first: Site,
         /// Where the second was defined.
-        second: crate::registry::Site,
+        second: Site,
     },
     /// A command used a reserved name (`rpc.*`, `ipc.*`).
     #[error(
@@ -261,13 +237,13 @@ pub enum BuildError {
         /// The name.
         name: String,
         /// Where it was defined.
-        site: crate::registry::Site,
+        site: Site,
     },
     /// A listener's event name is invalid.
     #[error("listener at {site} listens to an invalid event name: {error}")]
     InvalidEventName {
         /// Where it was defined.
-        site: crate::registry::Site,
+        site: Site,
         /// What is wrong with the name.
         error: InvalidEventName,
     },

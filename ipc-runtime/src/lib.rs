@@ -77,46 +77,54 @@
 //! all: reference it from the application (`use my_commands as _;`).
 #![warn(clippy::unwrap_used)]
 
+// The layers, lowest first (each imports only from those below it; the test
+// `tests/layers.rs` holds the table and checks it). See docs/architecture.md.
+//
+// types: what every layer speaks in.
+mod caller;
+pub mod capability;
+mod error;
+mod secret;
+mod site;
+mod state;
+// codec: the one place that writes outgoing protocol text and frames.
+mod codec;
+// invocation: calling one command through its shim; injected arguments.
+mod invoke;
+// routing: dispatcher, reserved methods, event bus, channels.
+mod route;
+// sessions: one frontend's state, its outbox and its limits.
+pub mod session;
+// transports: bytes to session calls and back.
+pub mod transport;
+// The app, beside the layers: `App` (its whole API in app.rs), its builder,
+// the bindings, and the path generated code uses.
 mod app;
-mod binary;
 pub mod bindings;
 mod builder;
-pub mod capability;
-mod channel;
-pub mod connection;
-mod context;
-mod discover;
-mod dispatch;
-mod error;
-mod events;
-pub mod extract;
-mod reflect;
-mod registry;
-mod reserved;
-mod secret;
-mod state;
-pub mod transport;
 mod typed_event;
 
 /// Not public API: the items generated code uses, at the path it uses.
 #[doc(hidden)]
 #[path = "private/mod.rs"]
 pub mod __private;
-pub(crate) use __private as private;
 
 pub use app::App;
 pub use builder::AppBuilder;
+pub use caller::Caller;
 pub use capability::Capability;
-pub use channel::{Channel, ChannelClosed};
-pub use context::{Caller, InvokeContext};
 pub use error::{BuildError, EmitError, InvokeError};
-pub use events::{Event, ListenerId};
-pub use extract::{CommandArg, State};
-pub use registry::CommandInfo;
+pub use invoke::context::InvokeContext;
+pub use invoke::extract;
+pub use invoke::extract::{CommandArg, State};
+pub use invoke::model::Fallback;
+pub use invoke::registry::{CommandDef, CommandInfo, ListenerDef};
+pub use route::channel::{Channel, ChannelClosed};
+pub use route::events::{Event, ListenerId};
+pub use site::Site;
 pub use typed_event::TypedEvent;
 
 pub use bindings::{Bindings, ExportError, TypeScriptExport};
-pub use reflect::Fallback;
 
 /// ts-rs, whose `TS` derive makes a type known to the TypeScript bindings
 /// (feature `typescript`, on by default). Derive it through this re-export

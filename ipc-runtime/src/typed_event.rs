@@ -2,11 +2,7 @@
 //! [`TypedEvent`], so emitting and listening are typed in Rust, and the
 //! TypeScript bindings get `events.<name>.listen(cb)` helpers.
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-
-use crate::registry::EventRegistration;
-use crate::{App, EmitError, EventTarget, ListenerId};
+use crate::invoke::registry::EventRegistration;
 
 /// A payload type declared for one event name, by [`#[event("name")]`](crate::event).
 ///
@@ -35,39 +31,4 @@ pub trait TypedEvent {
     /// The registration record (name, payload type). Not public API.
     #[doc(hidden)]
     const REGISTRATION: &'static EventRegistration;
-}
-
-impl App {
-    /// Emits a declared event to everyone: [`emit`](App::emit) with the name
-    /// the payload type was declared with.
-    pub fn emit_event<E: TypedEvent + Serialize>(&self, payload: &E) -> Result<(), EmitError> {
-        self.emit(E::NAME, payload)
-    }
-
-    /// [`emit_to`](App::emit_to) for a declared event.
-    pub fn emit_event_to<E: TypedEvent + Serialize>(
-        &self,
-        target: EventTarget,
-        payload: &E,
-    ) -> Result<(), EmitError> {
-        self.emit_to(target, E::NAME, payload)
-    }
-
-    /// Calls `handler` with the payload of every `E` event emitted from now on
-    /// (until [`unlisten`](App::unlisten)). A payload that does not
-    /// deserialize as `E` (sent by a frontend) is logged and skipped.
-    pub fn listen_event<E, F>(&self, handler: F) -> ListenerId
-    where
-        E: TypedEvent + DeserializeOwned,
-        F: Fn(E) + Send + Sync + 'static,
-    {
-        self.listen(E::NAME, move |event| match event.payload::<E>() {
-            Ok(payload) => handler(payload),
-            Err(error) => tracing::warn!(
-                event = E::NAME,
-                error = %error,
-                "event payload does not match its declared type; listener skipped"
-            ),
-        })
-    }
 }

@@ -3,7 +3,7 @@
 //! (a few thousand cases) and the `ipc-fuzz` binary (a million and more).
 
 use ipc_runtime::App;
-use ipc_runtime::connection::{ConnectOptions, Outbox};
+use ipc_runtime::session::{ConnectOptions, Outbox};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -156,13 +156,13 @@ pub async fn text_case(app: &App, text: &str) -> Result<(), String> {
 }
 
 /// A connection (with push support) to feed binary frames and reserved methods to.
-pub fn connection(app: &App) -> (ipc_runtime::connection::Connection, Outbox) {
+pub fn connection(app: &App) -> (ipc_runtime::session::Connection, Outbox) {
     app.connect(ConnectOptions::default().binary(true).outbox_capacity(4096))
 }
 
 /// Feeds one binary frame to a connection and checks what it answered.
 pub async fn binary_case(
-    connection: &ipc_runtime::connection::Connection,
+    connection: &ipc_runtime::session::Connection,
     outbox: &mut Outbox,
     frame: Vec<u8>,
 ) -> Result<(), String> {

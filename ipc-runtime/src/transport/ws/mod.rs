@@ -34,6 +34,7 @@
 //! Shutdown stops accepting, lets running calls finish within a deadline, and
 //! closes every socket with a close frame.
 
+mod frames;
 mod socket;
 mod upgrade;
 
@@ -45,7 +46,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -56,8 +56,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::App;
-use crate::connection::ConnectOptions;
+use crate::route::Router;
+use crate::session::ConnectOptions;
 
 /// The JavaScript client, served at `/ipc.js`.
 pub const IPC_JS: &str = include_str!("../../../js/ipc.js");
@@ -72,9 +72,10 @@ pub const IPC_TAURI_D_TS: &str = include_str!("../../../js/ipc-tauri.d.ts");
 /// The WebSocket subprotocol a client offers to receive binary frames.
 pub const SUBPROTOCOL: &str = "ipc.v1";
 
-/// Configures a WebSocket server for an [`App`]. Get one from [`App::server`].
+/// Configures a WebSocket server for an [`App`](crate::App). Get one from
+/// [`App::server`](crate::App::server).
 pub struct ServerBuilder {
-    app: App,
+    router: Arc<Router>,
     ws_path: String,
     static_dir: Option<PathBuf>,
     assets: HashMap<String, Asset>,
@@ -132,11 +133,10 @@ struct Asset {
     body: Bytes,
 }
 
-impl App {
-    /// Starts configuring a WebSocket server for this app.
-    pub fn server(&self) -> ServerBuilder {
+impl ServerBuilder {
+    pub(crate) fn new(router: Arc<Router>) -> Self {
         ServerBuilder {
-            app: self.clone(),
+            router,
             ws_path: "/ipc".to_owned(),
             static_dir: None,
             assets: HashMap::new(),
@@ -148,15 +148,6 @@ impl App {
         }
     }
 
-    /// Serves this app over WebSocket on `addr` with the default settings.
-    /// `addr` must be a loopback address (`127.0.0.1:0` picks a free port); see
-    /// [`ServerBuilder::allow_non_loopback`].
-    pub async fn serve(&self, addr: impl ToSocketAddrs) -> io::Result<ServerHandle> {
-        self.server().serve(addr).await
-    }
-}
-
-impl ServerBuilder {
     /// Serves the files of `dir` for every path not otherwise routed (`/` is
     /// `dir/index.html`).
     #[must_use]
@@ -315,14 +306,14 @@ impl ServerBuilder {
         let shutdown = CancellationToken::new();
         let connections = TaskTracker::new();
         let access = upgrade::Access::new(
-            &self.app,
+            &self.router,
             token.clone(),
             self.origins.extra,
             self.origins.any,
             local,
         );
         let shared = Arc::new(upgrade::Shared {
-            app: self.app,
+            router: self.router,
             access,
             limits: self.limits,
             shutdown_drain: self.shutdown_drain,
@@ -330,7 +321,7 @@ impl ServerBuilder {
             connections: connections.clone(),
         });
 
-        let mut router = Router::new()
+        let mut router = axum::Router::new()
             .route(&self.ws_path, get(upgrade::upgrade))
             .route("/ipc.js", get(|| async { script(IPC_JS) }))
             .route("/ipc.d.ts", get(|| async { script(IPC_D_TS) }))

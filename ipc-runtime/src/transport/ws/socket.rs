@@ -1,6 +1,7 @@
 //! One WebSocket connection: reading frames into the [`Connection`], writing
 //! its [`Outbox`] out, pinging, and closing cleanly.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,10 +11,12 @@ use hyper_util::rt::TokioIo;
 use ipc_core::{ErrorObject, codes};
 use tokio::io::{BufWriter, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
-use super::upgrade::Shared;
-use crate::connection::{ConnectOptions, Connection, Outbound, Outbox};
-use crate::transport::frames::{Assembler, Fatal, Message};
+use super::Limits;
+use super::frames::{Assembler, Fatal, Message};
+use crate::route::Router;
+use crate::session::{ConnectOptions, Connection, Outbound, Outbox};
 
 type Socket = TokioIo<Upgraded>;
 
@@ -24,19 +27,29 @@ enum Control {
     Close(u16, &'static str),
 }
 
+/// What serving one connection needs from its server.
+pub(super) struct Serving<'a> {
+    pub(super) router: &'a Arc<Router>,
+    pub(super) limits: &'a Limits,
+    /// How long running calls get at shutdown.
+    pub(super) drain: Duration,
+    /// Cancelled when the server shuts down.
+    pub(super) shutdown: &'a CancellationToken,
+}
+
 pub(super) async fn serve_connection(
-    shared: &Shared,
+    shared: Serving<'_>,
     socket: fastwebsockets::WebSocket<Socket>,
     options: ConnectOptions,
 ) {
-    let (connection, outbox) = shared.app.connect(options);
+    let (connection, outbox) = Connection::open(shared.router, options);
     let client = connection.client_id();
     tracing::debug!(client = %client, "connection opened");
     let (mut reader, writer) = socket.split(|s| {
         let (read, write) = tokio::io::split(s);
         (read, BufWriter::new(write))
     });
-    let limits = &shared.limits;
+    let limits = shared.limits;
     // fastwebsockets refuses frames of `max` bytes and more; ours is inclusive.
     reader.set_max_message_size(limits.max_message_size.saturating_add(1));
     let (control_tx, control_rx) = mpsc::channel::<Control>(8);
@@ -58,7 +71,7 @@ pub(super) async fn serve_connection(
     match ended_by {
         Ending::Peer => connection.close(),
         Ending::Shutdown => {
-            let cancelled = connection.shutdown(shared.shutdown_drain).await;
+            let cancelled = connection.shutdown(shared.drain).await;
             if cancelled > 0 {
                 tracing::warn!(client = %client, cancelled, "calls cancelled at shutdown");
             }

@@ -16,15 +16,15 @@ use axum::response::{IntoResponse, Response};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::socket::serve_connection;
+use super::socket::{Serving, serve_connection};
 use super::{Limits, SUBPROTOCOL};
-use crate::App;
-use crate::connection::ConnectOptions;
+use crate::route::Router;
 use crate::secret;
+use crate::session::ConnectOptions;
 
 /// What every connection task shares.
 pub(super) struct Shared {
-    pub(super) app: App,
+    pub(super) router: Arc<Router>,
     pub(super) access: Access,
     pub(super) limits: Limits,
     pub(super) shutdown_drain: Duration,
@@ -46,7 +46,7 @@ pub(super) struct Access {
 
 impl Access {
     pub(super) fn new(
-        app: &App,
+        router: &Router,
         launch: Option<String>,
         extra: Vec<String>,
         any_origin: bool,
@@ -54,7 +54,7 @@ impl Access {
     ) -> Self {
         let tokens = match launch {
             Some(launch) => std::iter::once(launch)
-                .chain(app.inner.acl.grant_tokens().map(str::to_owned))
+                .chain(router.grant_tokens().map(str::to_owned))
                 .collect(),
             None => Vec::new(),
         };
@@ -217,7 +217,15 @@ pub(super) async fn upgrade(State(shared): State<Arc<Shared>>, mut request: Requ
     shared.connections.spawn(async move {
         let _slot = slot;
         match pending.await {
-            Ok(socket) => serve_connection(&task_shared, socket, options).await,
+            Ok(socket) => {
+                let serving = Serving {
+                    router: &task_shared.router,
+                    limits: &task_shared.limits,
+                    drain: task_shared.shutdown_drain,
+                    shutdown: &task_shared.shutdown,
+                };
+                serve_connection(serving, socket, options).await;
+            }
             Err(e) => tracing::debug!(error = %e, "WebSocket upgrade did not complete"),
         }
     });

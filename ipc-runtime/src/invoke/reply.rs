@@ -20,7 +20,8 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::InvokeError;
+use crate::codec::BYTES_PLACEHOLDER;
+use crate::error::InvokeError;
 
 /// How the reply should be encoded, chosen by the transport.
 #[derive(Debug)]
@@ -82,7 +83,7 @@ pub fn encode_json<T: Serialize + ?Sized>(value: &T, out: Out) -> Result<Encoded
 pub fn encode_bytes(bytes: Bytes, out: Out) -> Result<Encoded, InvokeError> {
     match out {
         Out::Binary(mut buf) => {
-            buf.extend_from_slice(br#"{"$bytes":0}"#);
+            buf.extend_from_slice(BYTES_PLACEHOLDER);
             Ok(Encoded::Binary(Box::new((buf, bytes))))
         }
         // `Bytes` serializes as bytes, which JSON writes as an array of numbers.

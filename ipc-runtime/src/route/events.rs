@@ -1,16 +1,21 @@
-//! The event bus: Rust listeners (closures and `#[listen]` functions) keyed by
-//! event name.
+//! The event bus: Rust listeners (closures and `#[listen]` functions) and
+//! frontend subscriptions, keyed by event name.
 //!
 //! Emitting serializes the payload once; each listener deserializes what it
-//! needs from that text. The listener table is copy-on-write: emitting takes a
-//! read lock just long enough to clone an `Arc` of the listener list, so
-//! listeners may themselves listen, unlisten and emit.
+//! needs from that text, and every subscribed frontend is sent one shared
+//! notification. The listener table is copy-on-write: emitting takes a read
+//! lock just long enough to clone an `Arc` of the listener list, so listeners
+//! may themselves listen, unlisten and emit.
+//!
+//! Frontend subscriptions hold their connection weakly (a closed connection is
+//! not kept alive by its subscriptions), and are also indexed by client, for
+//! `ipc.unlisten`, the per-connection limit, and removal when it closes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use bytes::Bytes;
 use futures_util::FutureExt;
@@ -18,12 +23,13 @@ use ipc_core::{ClientId, EventName, EventTarget};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
-use crate::App;
-use crate::connection::{Outbound, Session};
-use crate::context::{Caller, InvokeContext};
-use crate::dispatch::{panic_message, spawn_detached};
-use crate::private::{Encoded, Invocation, Out, Params, Pending};
-use crate::registry::ListenerRegistration;
+use super::Router;
+use crate::caller::Caller;
+use crate::codec;
+use crate::error::{BuildError, InvokeError};
+use crate::invoke::guard::{panic_message, spawn_detached};
+use crate::invoke::registry::ListenerRegistration;
+use crate::invoke::{Encoded, Invocation, Out, Params, Peer, Pending};
 
 /// An emitted event, as a Rust listener receives it.
 ///
@@ -76,7 +82,7 @@ impl fmt::Debug for Event {
     }
 }
 
-/// Identifies a listener, to remove it with [`App::unlisten`].
+/// Identifies a listener, to remove it with [`App::unlisten`](crate::App::unlisten).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ListenerId(u64);
 
@@ -84,10 +90,6 @@ impl ListenerId {
     /// The raw number (what `ipc.listen` returns to frontends).
     pub fn get(self) -> u64 {
         self.0
-    }
-
-    pub(crate) fn from_raw(raw: u64) -> Self {
-        ListenerId(raw)
     }
 }
 
@@ -98,7 +100,7 @@ enum Handler {
     Registered(&'static ListenerRegistration),
     /// A frontend's subscription: the event is pushed to its connection. With a
     /// Tauri callback id, the push names this listener (`id`, `handler`).
-    Client(Arc<Session>, Option<u64>),
+    Client(Weak<dyn Peer>, Option<u64>),
 }
 
 struct Entry {
@@ -114,23 +116,39 @@ struct Table {
     names: HashMap<ListenerId, EventName>,
 }
 
+/// One connection's subscriptions.
+#[derive(Default)]
+struct ClientSubscriptions {
+    /// `ipc.listen`: one per event name.
+    by_name: HashMap<EventName, ListenerId>,
+    /// `plugin:event|listen`: one per Tauri listener.
+    tauri: HashSet<ListenerId>,
+}
+
+impl ClientSubscriptions {
+    fn len(&self) -> usize {
+        self.by_name.len() + self.tauri.len()
+    }
+}
+
 /// Listeners by event name.
 pub(crate) struct EventBus {
     table: RwLock<Table>,
+    /// Frontend subscriptions by client. Locked before `table` when both are.
+    clients: Mutex<HashMap<ClientId, ClientSubscriptions>>,
     next_id: AtomicU64,
 }
 
 impl EventBus {
-    pub(crate) fn new(
-        registered: &[&'static ListenerRegistration],
-    ) -> Result<Self, crate::BuildError> {
+    pub(crate) fn new(registered: &[&'static ListenerRegistration]) -> Result<Self, BuildError> {
         let bus = EventBus {
             table: RwLock::new(Table::default()),
+            clients: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
         };
         for registration in registered {
             let name = EventName::new(registration.event).map_err(|error| {
-                crate::BuildError::InvalidEventName {
+                BuildError::InvalidEventName {
                     site: registration.site,
                     error,
                 }
@@ -169,13 +187,99 @@ impl EventBus {
         self.insert(name, Handler::Closure(callback), once)
     }
 
-    pub(crate) fn listen_client(
+    /// Subscribes a connection to `name` (`ipc.listen`: once per name; the
+    /// id of an existing subscription is returned again). `None` when the
+    /// connection holds as many subscriptions as it may.
+    pub(crate) fn subscribe(&self, peer: &dyn Peer, name: EventName) -> Option<ListenerId> {
+        let mut clients = self.lock_clients();
+        let mine = clients.entry(peer.caller().client_id()).or_default();
+        if let Some(id) = mine.by_name.get(&name) {
+            return Some(*id);
+        }
+        if mine.len() >= peer.max_subscriptions() {
+            return None;
+        }
+        let id = self.insert(name.clone(), Handler::Client(peer.downgrade(), None), false);
+        mine.by_name.insert(name, id);
+        Some(id)
+    }
+
+    /// A Tauri listener (`plugin:event|listen`): its own subscription, whose
+    /// pushes carry its id and callback id. `None` at the connection's limit.
+    pub(crate) fn subscribe_tauri(
         &self,
+        peer: &dyn Peer,
         name: EventName,
-        session: Arc<Session>,
-        tauri_handler: Option<u64>,
-    ) -> ListenerId {
-        self.insert(name, Handler::Client(session, tauri_handler), false)
+        handler: u64,
+    ) -> Option<ListenerId> {
+        let mut clients = self.lock_clients();
+        let mine = clients.entry(peer.caller().client_id()).or_default();
+        if mine.len() >= peer.max_subscriptions() {
+            return None;
+        }
+        let id = self.insert(
+            name,
+            Handler::Client(peer.downgrade(), Some(handler)),
+            false,
+        );
+        mine.tauri.insert(id);
+        Some(id)
+    }
+
+    /// Drops `client`'s subscription to `name`; `false` if there was none.
+    pub(crate) fn unsubscribe_name(&self, client: ClientId, name: &str) -> bool {
+        let removed = self
+            .lock_clients()
+            .get_mut(&client)
+            .and_then(|mine| mine.by_name.remove(name));
+        removed.is_some_and(|id| self.unlisten(id))
+    }
+
+    /// Drops `client`'s `ipc.listen` subscription with this id; `false` if it
+    /// has none.
+    pub(crate) fn unsubscribe_id(&self, client: ClientId, id: u64) -> bool {
+        let id = ListenerId(id);
+        let removed = {
+            let mut clients = self.lock_clients();
+            let Some(mine) = clients.get_mut(&client) else {
+                return false;
+            };
+            let before = mine.by_name.len();
+            mine.by_name.retain(|_, listener| *listener != id);
+            before != mine.by_name.len()
+        };
+        removed && self.unlisten(id)
+    }
+
+    /// Removes one of `client`'s Tauri listeners; `false` if it has no such listener.
+    pub(crate) fn unsubscribe_tauri(&self, client: ClientId, id: u64) -> bool {
+        let id = ListenerId(id);
+        let owned = self
+            .lock_clients()
+            .get_mut(&client)
+            .is_some_and(|mine| mine.tauri.remove(&id));
+        owned && self.unlisten(id)
+    }
+
+    /// Drops every subscription of a connection that closed.
+    pub(crate) fn drop_client(&self, client: ClientId) {
+        let Some(mine) = self.lock_clients().remove(&client) else {
+            return;
+        };
+        for id in mine.by_name.into_values().chain(mine.tauri) {
+            self.unlisten(id);
+        }
+    }
+
+    /// How many subscriptions `client` holds.
+    pub(crate) fn subscriptions_of(&self, client: ClientId) -> usize {
+        self.lock_clients()
+            .get(&client)
+            .map_or(0, ClientSubscriptions::len)
+    }
+
+    fn lock_clients(&self) -> std::sync::MutexGuard<'_, HashMap<ClientId, ClientSubscriptions>> {
+        self.clients.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Removes a listener; `false` if there was none with that id.
@@ -225,7 +329,7 @@ impl EventBus {
     /// target includes.
     pub(crate) fn deliver(
         &self,
-        app: &App,
+        router: &Arc<Router>,
         name: &str,
         payload: &Arc<RawValue>,
         source: &Caller,
@@ -247,22 +351,24 @@ impl EventBus {
         // Serialized once, shared by every subscribed frontend.
         let mut frame: Option<Bytes> = None;
         for entry in list.iter() {
-            if let Handler::Client(session, tauri_handler) = &entry.handler {
-                if target.reaches_client(session.client_id(), session.caller.label()) {
+            if let Handler::Client(peer, tauri_handler) = &entry.handler {
+                let Some(peer) = peer.upgrade() else { continue };
+                let to = peer.caller();
+                if target.reaches_client(to.client_id(), to.label()) {
                     let message = match tauri_handler {
                         None => {
                             Bytes::clone(frame.get_or_insert_with(|| event_frame(&event, None)))
                         }
                         Some(handler) => event_frame(&event, Some((entry.id, *handler))),
                     };
-                    session.push_event(Outbound::Text(message));
+                    peer.push_event(message);
                 }
                 continue;
             }
             if !to_backend || (entry.once && entry.fired.swap(true, Ordering::AcqRel)) {
                 continue;
             }
-            run(app, entry, &event, source);
+            run(router, entry, &event, source);
             if entry.once {
                 self.unlisten(entry.id);
             }
@@ -271,22 +377,17 @@ impl EventBus {
 }
 
 /// The `ipc.event` notification for an event; for a Tauri listener it also
-/// names the listener (`id`) and its callback (`handler`). Event names are
-/// validated to characters that need no JSON escaping.
+/// names the listener (`id`) and its callback (`handler`).
 fn event_frame(event: &Event, tauri_listener: Option<(ListenerId, u64)>) -> Bytes {
-    let listener = match tauri_listener {
-        Some((id, handler)) => format!(r#","id":{},"handler":{handler}"#, id.get()),
-        None => String::new(),
-    };
-    Bytes::from(format!(
-        r#"{{"jsonrpc":"2.0","method":"ipc.event","params":{{"event":"{}","payload":{},"source":{}{listener}}}}}"#,
+    codec::event_message(
         event.name.as_str(),
-        event.payload.get(),
-        event.source.get()
-    ))
+        &event.payload,
+        event.source,
+        tauri_listener.map(|(id, handler)| (id.get(), handler)),
+    )
 }
 
-fn run(app: &App, entry: &Entry, event: &Event, source: &Caller) {
+fn run(router: &Arc<Router>, entry: &Entry, event: &Event, source: &Caller) {
     match &entry.handler {
         Handler::Closure(callback) => {
             if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(|| callback(event))) {
@@ -298,20 +399,20 @@ fn run(app: &App, entry: &Entry, event: &Event, source: &Caller) {
                 );
             }
         }
-        Handler::Registered(registration) => run_registered(app, registration, event, source),
+        Handler::Registered(registration) => run_registered(router, registration, event, source),
         Handler::Client(..) => {}
     }
 }
 
 fn run_registered(
-    app: &App,
+    router: &Arc<Router>,
     registration: &'static ListenerRegistration,
     event: &Event,
     source: &Caller,
 ) {
-    let cx = InvokeContext::new(app, source, event.name());
+    let cx = router.context(source, event.name());
     let invocation = Invocation::new(cx, Params::Json(&event.payload), Out::Discard);
-    let report = move |result: Result<Encoded, crate::InvokeError>| {
+    let report = move |result: Result<Encoded, InvokeError>| {
         if let Err(error) = result {
             tracing::error!(
                 event = registration.event,
@@ -340,7 +441,7 @@ fn run_registered(
                     Err(panic) => panicked(panic.as_ref()),
                 }
             };
-            if !spawn_detached(app, guarded) {
+            if !spawn_detached(router.runtime.as_ref(), guarded) {
                 tracing::error!(
                     event = registration.event,
                     listener = registration.function,

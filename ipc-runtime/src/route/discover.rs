@@ -10,61 +10,39 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::App;
-use crate::reflect::{AppModel, CommandModel, LARGE_INT_TS, Position, TypeDesc};
+use crate::invoke::describe::{LARGE_INT_TS, Position, TypeDesc};
+use crate::invoke::model::{AppModel, CommandModel};
+use crate::invoke::registry::Registry;
 
 /// The version of the OpenRPC specification the document follows.
 pub(crate) const OPENRPC_VERSION: &str = "1.3.2";
 
-impl App {
-    /// The OpenRPC document describing every registered command for which
-    /// `allowed(name)` is true (what `rpc.discover` answers, filtered by the
-    /// caller's capabilities).
-    ///
-    /// ```rust,standalone_crate
-    /// use ipc_runtime::{App, command};
-    ///
-    /// /// Says hello.
-    /// #[command]
-    /// fn greet(name: String) -> String { format!("Hello, {name}!") }
-    ///
-    /// #[command]
-    /// fn secret() -> u32 { 42 }
-    ///
-    /// let app = App::builder().build().unwrap();
-    /// let doc = app.openrpc_document(|name| name != "secret");
-    /// assert_eq!(doc["openrpc"], "1.3.2");
-    /// let methods = doc["methods"].as_array().unwrap();
-    /// assert_eq!(methods.len(), 1);
-    /// assert_eq!(methods[0]["name"], "greet");
-    /// assert_eq!(methods[0]["description"], "Says hello.");
-    /// assert_eq!(methods[0]["params"][0]["name"], "name");
-    /// assert_eq!(methods[0]["params"][0]["schema"]["type"], "string");
-    /// ```
-    pub fn openrpc_document(&self, allowed: impl Fn(&str) -> bool) -> Value {
-        let commands = self
-            .commands()
-            .into_iter()
-            .filter(|c| allowed(c.name()))
-            .collect();
-        // Events are not filtered by command capabilities, so they stay out.
-        let model = AppModel::build(commands, &[], &[]);
-        let methods: Vec<Value> = model.commands.iter().map(method).collect();
-        let mut declarations = Map::new();
-        for (name, declaration) in &model.collector.declarations {
-            declarations.insert(name.clone(), Value::from(declaration.text.trim_end()));
-        }
-        json!({
-            "openrpc": OPENRPC_VERSION,
-            "info": {
-                "title": "ipc-runtime commands",
-                "version": env!("CARGO_PKG_VERSION"),
-                "description": "The commands this application exposes over JSON-RPC 2.0 (docs/protocol.md). Parameters are accepted by name or by position; the TypeScript type of each schema is in `x-typescript`.",
-            },
-            "methods": methods,
-            "x-typescript": declarations,
-        })
+/// The OpenRPC document describing every registered command for which
+/// `allowed(name)` is true (what `rpc.discover` answers, filtered by the
+/// caller's capabilities; `App::openrpc_document` in-process).
+pub(crate) fn document(registry: &Registry, allowed: impl Fn(&str) -> bool) -> Value {
+    let commands = registry
+        .infos()
+        .into_iter()
+        .filter(|c| allowed(c.name()))
+        .collect();
+    // Events are not filtered by command capabilities, so they stay out.
+    let model = AppModel::build(commands, &[], &[]);
+    let methods: Vec<Value> = model.commands.iter().map(method).collect();
+    let mut declarations = Map::new();
+    for (name, declaration) in &model.collector.declarations {
+        declarations.insert(name.clone(), Value::from(declaration.text.trim_end()));
     }
+    json!({
+        "openrpc": OPENRPC_VERSION,
+        "info": {
+            "title": "ipc-runtime commands",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The commands this application exposes over JSON-RPC 2.0 (docs/protocol.md). Parameters are accepted by name or by position; the TypeScript type of each schema is in `x-typescript`.",
+        },
+        "methods": methods,
+        "x-typescript": declarations,
+    })
 }
 
 fn method(command: &CommandModel) -> Value {

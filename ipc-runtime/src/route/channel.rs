@@ -7,9 +7,14 @@ use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
 use serde::Serialize;
-use serde::de::{self, Deserializer, Visitor};
+use serde::de::{self, Deserialize as _, Deserializer, Visitor};
 
-use crate::connection::{Outbound, Session};
+use crate::codec;
+use crate::invoke::InvokeContext;
+use crate::invoke::Peer;
+use crate::invoke::args::{ArgProbe, ArgSlot, SlotError, SpecialKind};
+use crate::invoke::describe::{TypeCollector, TypeDesc};
+use crate::invoke::probes::TypeProbe;
 
 /// Streams messages from a command to its caller, in order.
 ///
@@ -50,7 +55,7 @@ pub struct Channel<T = serde_json::Value> {
 
 struct Inner {
     id: u64,
-    session: Weak<Session>,
+    peer: Weak<dyn Peer>,
     next_index: AtomicU64,
     ended: AtomicBool,
 }
@@ -62,14 +67,14 @@ pub struct ChannelClosed;
 
 impl<T> Channel<T> {
     /// Opens channel `id` on the connection; `None` if it is already open.
-    pub(crate) fn open(id: u64, session: &Arc<Session>) -> Option<Self> {
-        if !session.open_channel(id) {
+    pub(crate) fn open(id: u64, peer: &dyn Peer) -> Option<Self> {
+        if !peer.open_channel(id) {
             return None;
         }
         Some(Channel {
             inner: Arc::new(Inner {
                 id,
-                session: Arc::downgrade(session),
+                peer: peer.downgrade(),
                 next_index: AtomicU64::new(0),
                 ended: AtomicBool::new(false),
             }),
@@ -84,44 +89,16 @@ impl<T> Channel<T> {
 
     /// Whether the caller is still connected.
     pub fn is_open(&self) -> bool {
-        self.inner
-            .session
-            .upgrade()
-            .is_some_and(|session| session.is_open())
+        self.inner.peer.upgrade().is_some_and(|peer| peer.is_open())
     }
 
     /// Sends raw bytes: a binary frame for clients that accept them, else a
     /// JSON array of numbers. Waits for room like [`send`](Self::send).
     pub async fn send_bytes(&self, bytes: impl Into<Bytes>) -> Result<(), ChannelClosed> {
-        let session = self.inner.session.upgrade().ok_or(ChannelClosed)?;
+        let peer = self.inner.peer.upgrade().ok_or(ChannelClosed)?;
         let index = self.inner.next_index.fetch_add(1, Ordering::Relaxed);
-        let bytes = bytes.into();
-        let open = self.open_message(index);
-        let frame = if session.binary() {
-            let mut head = open;
-            head.extend_from_slice(br#"{"$bytes":0}}"#);
-            Outbound::binary(&head, bytes)
-        } else {
-            let mut text = open;
-            // Bytes serialize as an array of numbers in JSON; this cannot fail.
-            serde_json::to_writer(&mut text, &bytes).map_err(|_| ChannelClosed)?;
-            text.extend_from_slice(b"}}");
-            Outbound::text(text)
-        };
-        session
-            .send_outbound(frame)
-            .await
-            .then_some(())
-            .ok_or(ChannelClosed)
-    }
-
-    /// `{"jsonrpc":"2.0","method":"ipc.channel","params":{"channel":ID,"index":I,"message":`
-    fn open_message(&self, index: u64) -> Vec<u8> {
-        format!(
-            r#"{{"jsonrpc":"2.0","method":"ipc.channel","params":{{"channel":{},"index":{index},"message":"#,
-            self.inner.id
-        )
-        .into_bytes()
+        let message = codec::channel_bytes(self.inner.id, index, bytes.into(), peer.binary());
+        peer.send(message).await.then_some(()).ok_or(ChannelClosed)
     }
 }
 
@@ -130,19 +107,13 @@ impl<T: Serialize> Channel<T> {
     /// Fails once the caller has disconnected (or the message cannot be
     /// serialized, which is logged).
     pub async fn send(&self, message: &T) -> Result<(), ChannelClosed> {
-        let session = self.inner.session.upgrade().ok_or(ChannelClosed)?;
+        let peer = self.inner.peer.upgrade().ok_or(ChannelClosed)?;
         let index = self.inner.next_index.fetch_add(1, Ordering::Relaxed);
-        let mut text = self.open_message(index);
-        if let Err(e) = serde_json::to_writer(&mut text, message) {
+        let message = codec::channel_message(self.inner.id, index, message).map_err(|e| {
             tracing::error!(channel = self.inner.id, error = %e, "channel message could not be serialized");
-            return Err(ChannelClosed);
-        }
-        text.extend_from_slice(b"}}");
-        session
-            .send_outbound(Outbound::text(text))
-            .await
-            .then_some(())
-            .ok_or(ChannelClosed)
+            ChannelClosed
+        })?;
+        peer.send(message).await.then_some(()).ok_or(ChannelClosed)
     }
 }
 
@@ -161,16 +132,12 @@ impl Drop for Inner {
         if self.ended.swap(true, Ordering::AcqRel) {
             return;
         }
-        let Some(session) = self.session.upgrade() else {
+        let Some(peer) = self.peer.upgrade() else {
             return;
         };
-        session.close_channel(self.id);
+        peer.close_channel(self.id);
         let index = self.next_index.load(Ordering::Relaxed);
-        let end = format!(
-            r#"{{"jsonrpc":"2.0","method":"ipc.channel","params":{{"channel":{},"index":{index},"end":true}}}}"#,
-            self.id
-        );
-        session.push_final(Outbound::text(end.into_bytes()));
+        peer.push_final(codec::channel_end(self.id, index));
     }
 }
 
@@ -183,8 +150,85 @@ impl<T> fmt::Debug for Channel<T> {
     }
 }
 
+impl<T> SpecialKind for &&&ArgProbe<Channel<T>> {
+    type Tag = ChannelTag<T>;
+    fn __ipc_arg_kind(&self) -> ChannelTag<T> {
+        ChannelTag(PhantomData)
+    }
+}
+
+/// Chosen for `Channel<T>` arguments. Not public API.
+#[derive(Debug)]
+pub struct ChannelTag<T>(PhantomData<fn() -> T>);
+
+impl<T> ChannelTag<T> {
+    /// An empty slot.
+    pub fn slot(self) -> ChannelSlot<T> {
+        ChannelSlot(None, PhantomData)
+    }
+}
+
+/// Slot of a `Channel<T>` argument: the id the caller sent, then the channel
+/// opened on the call's connection. Not public API.
+#[derive(Debug)]
+pub struct ChannelSlot<T>(Option<u64>, PhantomData<fn() -> T>);
+
+impl<T> ArgSlot for ChannelSlot<T> {
+    type Value = Channel<T>;
+    const READS_PARAMS: bool = true;
+
+    fn is_filled(&self) -> bool {
+        self.0.is_some()
+    }
+
+    fn read<'de, D: Deserializer<'de>>(&mut self, deserializer: D) -> Result<(), D::Error> {
+        self.0 = Some(ChannelId::deserialize(deserializer)?.0);
+        Ok(())
+    }
+
+    fn finish(self, cx: &InvokeContext<'_>) -> Result<Channel<T>, SlotError> {
+        let Some(id) = self.0 else {
+            return Err(SlotError::Missing);
+        };
+        match cx.peer {
+            Some(peer) => Channel::open(id, peer).ok_or_else(|| {
+                SlotError::Invalid(format!("channel {id} is already open for another call"))
+            }),
+            None => Err(SlotError::Invalid(
+                "channels stream to a connection; this call has none (use App::connect)".to_owned(),
+            )),
+        }
+    }
+}
+
+/// Describes a channel whose message type implements `TS` (the probe level
+/// above plain `TS` types; see `invoke/probes.rs`). Not public API.
+pub trait ChannelTsType {
+    /// Describes the type.
+    fn __ipc_type(&self, c: &mut TypeCollector) -> TypeDesc;
+}
+
+#[cfg(feature = "typescript")]
+impl<T: ts_rs::TS + 'static> ChannelTsType for &&&&TypeProbe<Channel<T>> {
+    fn __ipc_type(&self, c: &mut TypeCollector) -> TypeDesc {
+        TypeDesc::Channel(Box::new(c.ts::<T>()))
+    }
+}
+
+/// Describes any other channel: its messages are `unknown`. Not public API.
+pub trait ChannelType {
+    /// Describes the type.
+    fn __ipc_type(&self, c: &mut TypeCollector) -> TypeDesc;
+}
+
+impl<T> ChannelType for &&&TypeProbe<Channel<T>> {
+    fn __ipc_type(&self, _: &mut TypeCollector) -> TypeDesc {
+        TypeDesc::Channel(Box::new(TypeDesc::unknown::<T>(false)))
+    }
+}
+
 /// A channel as an argument value: `"__CHANNEL__:<id>"`, or the bare id.
-pub(crate) struct ChannelId(pub(crate) u64);
+struct ChannelId(u64);
 
 impl<'de> de::Deserialize<'de> for ChannelId {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -226,5 +270,32 @@ mod tests {
         assert!(serde_json::from_str::<ChannelId>(r#""42""#).is_err());
         assert!(serde_json::from_str::<ChannelId>(r#""__CHANNEL__:x""#).is_err());
         assert!(serde_json::from_str::<ChannelId>("-1").is_err());
+    }
+
+    #[test]
+    #[expect(
+        clippy::needless_borrow,
+        reason = "the probes are written as the macros write them: the borrows pick the level"
+    )]
+    fn channels_are_described_by_their_message_type() {
+        use crate::invoke::probes::{BytesType, OptionType, UnknownType};
+        struct Opaque;
+        let c = &mut TypeCollector::new();
+        assert!(matches!(
+            (&&&&&&TypeProbe::<Channel<Opaque>>::NEW).__ipc_type(c),
+            TypeDesc::Channel(inner) if matches!(*inner, TypeDesc::Unknown { .. })
+        ));
+        #[cfg(feature = "typescript")]
+        assert_eq!(
+            (&&&&&&TypeProbe::<Channel<u32>>::NEW).__ipc_type(c),
+            TypeDesc::Channel(Box::new(TypeDesc::Ts {
+                ts: "number".into(),
+                optional: false
+            }))
+        );
+        // The other levels' traits are in scope as in generated code.
+        let _ = (&&&&&&TypeProbe::<Vec<u8>>::NEW).__ipc_type(c);
+        let _ = (&&&&&&TypeProbe::<Option<Opaque>>::NEW).__ipc_type(c);
+        let _ = (&&&&&&TypeProbe::<Opaque>::NEW).__ipc_type(c);
     }
 }

@@ -23,9 +23,10 @@ use serde::de::{
 use bytes::Bytes;
 use serde::de::Deserialize as _;
 
-use crate::channel::Channel;
-use crate::registry::ArgSpec;
-use crate::{CommandArg, InvokeContext, InvokeError};
+use super::InvokeContext;
+use super::registry::ArgSpec;
+use crate::error::InvokeError;
+use crate::invoke::extract::CommandArg;
 
 /// The probe the macro calls `(&&&&ArgProbe::<T>::NEW).__ipc_arg_kind()` on.
 /// Method resolution picks the most specific kind whose impl applies:
@@ -39,7 +40,8 @@ impl<T> ArgProbe<T> {
 }
 
 /// Arguments the runtime treats specially: byte arrays (`Vec<u8>`,
-/// `bytes::Bytes`, which may arrive as binary attachments) and channels.
+/// `bytes::Bytes`, which may arrive as binary attachments) and streams to the
+/// caller (`Channel<T>`, whose impl is with the channel in routing).
 pub trait SpecialKind {
     /// The tag type.
     type Tag;
@@ -61,13 +63,6 @@ impl SpecialKind for &&&ArgProbe<Bytes> {
     }
 }
 
-impl<T> SpecialKind for &&&ArgProbe<Channel<T>> {
-    type Tag = ChannelTag<T>;
-    fn __ipc_arg_kind(&self) -> ChannelTag<T> {
-        ChannelTag(PhantomData)
-    }
-}
-
 /// Chosen for byte arrays.
 #[derive(Debug)]
 pub struct BytesTag<T>(PhantomData<fn() -> T>);
@@ -76,17 +71,6 @@ impl<T> BytesTag<T> {
     /// An empty slot.
     pub fn slot(self) -> BytesSlot<T> {
         BytesSlot(None, PhantomData)
-    }
-}
-
-/// Chosen for channels.
-#[derive(Debug)]
-pub struct ChannelTag<T>(PhantomData<fn() -> T>);
-
-impl<T> ChannelTag<T> {
-    /// An empty slot.
-    pub fn slot(self) -> ChannelSlot<T> {
-        ChannelSlot(None, PhantomData)
     }
 }
 
@@ -167,38 +151,6 @@ impl<T: From<Bytes> + From<Vec<u8>>> ArgSlot for BytesSlot<T> {
                     cx.attachments.len()
                 ))),
             },
-        }
-    }
-}
-
-/// Slot of a `Channel<T>` argument.
-#[derive(Debug)]
-pub struct ChannelSlot<T>(Option<u64>, PhantomData<fn() -> T>);
-
-impl<T> ArgSlot for ChannelSlot<T> {
-    type Value = Channel<T>;
-    const READS_PARAMS: bool = true;
-
-    fn is_filled(&self) -> bool {
-        self.0.is_some()
-    }
-
-    fn read<'de, D: Deserializer<'de>>(&mut self, deserializer: D) -> Result<(), D::Error> {
-        self.0 = Some(crate::channel::ChannelId::deserialize(deserializer)?.0);
-        Ok(())
-    }
-
-    fn finish(self, cx: &InvokeContext<'_>) -> Result<Channel<T>, SlotError> {
-        let Some(id) = self.0 else {
-            return Err(SlotError::Missing);
-        };
-        match cx.session {
-            Some(session) => Channel::open(id, session).ok_or_else(|| {
-                SlotError::Invalid(format!("channel {id} is already open for another call"))
-            }),
-            None => Err(SlotError::Invalid(
-                "channels stream to a connection; this call has none (use App::connect)".to_owned(),
-            )),
         }
     }
 }

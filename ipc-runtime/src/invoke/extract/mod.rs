@@ -8,13 +8,16 @@
 //! aliases and re-exports work. If a type is both, injection wins.
 //!
 //! Provided: [`State<T>`](crate::State), [`Caller`](crate::Caller) and
-//! [`App`](crate::App). Applications add their own by implementing [`CommandArg`].
+//! [`App`](crate::App) (whose impl is in app.rs: the app sits above this
+//! layer). Applications add their own by implementing [`CommandArg`].
 
 mod state;
 
 pub use state::State;
 
-use crate::{App, Caller, InvokeContext, InvokeError};
+use crate::caller::Caller;
+use crate::error::InvokeError;
+use crate::invoke::InvokeContext;
 
 /// A type a `#[command]` or `#[listen]` function can take as an argument without
 /// the caller sending it, built from the [`InvokeContext`].
@@ -56,12 +59,6 @@ use crate::{App, Caller, InvokeContext, InvokeError};
 pub trait CommandArg: Sized {
     /// Builds the value, or fails the call with an error sent to the caller.
     fn from_invoke(cx: &InvokeContext<'_>) -> Result<Self, InvokeError>;
-}
-
-impl CommandArg for App {
-    fn from_invoke(cx: &InvokeContext<'_>) -> Result<Self, InvokeError> {
-        Ok(cx.app().clone())
-    }
 }
 
 impl CommandArg for Caller {

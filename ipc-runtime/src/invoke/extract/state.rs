@@ -4,7 +4,9 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use crate::{CommandArg, InvokeContext, InvokeError};
+use super::CommandArg;
+use crate::error::InvokeError;
+use crate::invoke::InvokeContext;
 
 /// A value managed by the [`App`](crate::App), injected into commands and
 /// listeners. Put it in with [`AppBuilder::manage`](crate::AppBuilder::manage).
@@ -72,7 +74,7 @@ impl<T: Send + Sync + fmt::Debug + 'static> fmt::Debug for State<T> {
 
 impl<T: Send + Sync + 'static> CommandArg for State<T> {
     fn from_invoke(cx: &InvokeContext<'_>) -> Result<Self, InvokeError> {
-        cx.app().state::<T>().ok_or_else(|| {
+        cx.state::<T>().ok_or_else(|| {
             InvokeError::internal(format!(
                 "state of type `{}` is not managed; add it with App::builder().manage(...)",
                 std::any::type_name::<T>()

@@ -12,28 +12,34 @@ use ipc_core::{EventName, EventTarget, codes, method};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::dispatch::{Reply, Source};
+use super::{Router, discover};
 use crate::capability::Action;
-use crate::connection::Session;
-use crate::dispatch::{Reply, Source, error_message, result_message};
-use crate::{App, InvokeError};
+use crate::codec;
+use crate::error::InvokeError;
+use crate::invoke::Peer;
 
 /// Answers a reserved method. Each may also come as a notification (no answer).
-pub(crate) fn dispatch(app: &App, envelope: &RequestEnvelope<'_>, source: Source<'_>) -> Reply {
+pub(crate) fn dispatch(
+    router: &Arc<Router>,
+    envelope: &RequestEnvelope<'_>,
+    source: Source<'_>,
+) -> Reply {
     let id = envelope.id().map(RawValue::get);
     let params = envelope.params();
     let name = envelope.method();
     let result = match name {
-        method::EMIT => emit(app, params, source).map(|()| "null".to_owned()),
-        method::LISTEN => session(name, source).and_then(|s| listen(app, params, s)),
-        method::UNLISTEN => session(name, source).and_then(|s| unlisten(app, params, s)),
-        method::CANCEL => session(name, source).and_then(|s| cancel(params, s)),
-        method::DISCOVER => Ok(discover(app, source)),
-        method::TAURI_LISTEN => session(name, source).and_then(|s| tauri_listen(app, params, s)),
+        method::EMIT => emit(router, params, source).map(|()| "null".to_owned()),
+        method::LISTEN => peer(name, source).and_then(|p| listen(router, params, p)),
+        method::UNLISTEN => peer(name, source).and_then(|p| unlisten(router, params, p)),
+        method::CANCEL => peer(name, source).and_then(|p| cancel(params, p)),
+        method::DISCOVER => Ok(rpc_discover(router, source)),
+        method::TAURI_LISTEN => peer(name, source).and_then(|p| tauri_listen(router, params, p)),
         method::TAURI_UNLISTEN => {
-            session(name, source).and_then(|s| tauri_unlisten(app, params, s))
+            peer(name, source).and_then(|p| tauri_unlisten(router, params, p))
         }
-        method::TAURI_EMIT => tauri_emit(app, params, source).map(|()| "null".to_owned()),
-        method::TAURI_EMIT_TO => tauri_emit_to(app, params, source).map(|()| "null".to_owned()),
+        method::TAURI_EMIT => tauri_emit(router, params, source).map(|()| "null".to_owned()),
+        method::TAURI_EMIT_TO => tauri_emit_to(router, params, source).map(|()| "null".to_owned()),
         other => Err(InvokeError::new(
             codes::METHOD_NOT_FOUND,
             format!("unknown reserved method `{other}`"),
@@ -45,14 +51,14 @@ pub(crate) fn dispatch(app: &App, envelope: &RequestEnvelope<'_>, source: Source
             tracing::debug!(method = name, error = %error, "reserved notification refused");
             Reply::None
         }
-        (Some(id), Ok(result)) => Reply::Ready(result_message(id, &result)),
-        (Some(id), Err(error)) => Reply::Ready(error_message(Some(id), error.as_object())),
+        (Some(id), Ok(result)) => Reply::Ready(codec::result_message(id, &result)),
+        (Some(id), Err(error)) => Reply::Ready(codec::error_message(Some(id), error.as_object())),
     }
 }
 
 /// The connection, for the methods that need one.
-fn session<'a>(method: &str, source: Source<'a>) -> Result<&'a Arc<Session>, InvokeError> {
-    source.session.ok_or_else(|| {
+fn peer<'a>(method: &str, source: Source<'a>) -> Result<&'a dyn Peer, InvokeError> {
+    source.peer.ok_or_else(|| {
         InvokeError::new(
             codes::METHOD_NOT_FOUND,
             format!(
@@ -77,8 +83,8 @@ fn event_name(name: &str) -> Result<EventName, InvokeError> {
         .map_err(|e| InvokeError::invalid_params(Some("event"), Some("event name"), e.to_string()))
 }
 
-fn too_many_subscriptions(session: &Session) -> InvokeError {
-    let max = session.max_subscriptions();
+fn too_many_subscriptions(peer: &dyn Peer) -> InvokeError {
+    let max = peer.max_subscriptions();
     InvokeError::new(
         codes::LIMIT_EXCEEDED,
         format!("too many subscriptions: a connection may hold {max}"),
@@ -87,24 +93,21 @@ fn too_many_subscriptions(session: &Session) -> InvokeError {
 }
 
 /// A valid name the connection may subscribe to.
-fn listenable(name: &str, session: &Session) -> Result<EventName, InvokeError> {
+fn listenable(name: &str, peer: &dyn Peer) -> Result<EventName, InvokeError> {
     let name = event_name(name)?;
-    if !session
-        .caller
-        .permissions()
-        .allows(Action::Listen, name.as_str())
-    {
-        return Err(InvokeError::forbidden(
-            Action::Listen,
-            name.as_str(),
-            &session.caller,
-        ));
+    let caller = peer.caller();
+    if !caller.permissions().allows(Action::Listen, name.as_str()) {
+        return Err(caller.forbidden(Action::Listen, name.as_str()));
     }
     Ok(name)
 }
 
 /// `ipc.emit {"event", "payload"?, "target"?}`.
-fn emit(app: &App, raw: Option<&RawValue>, source: Source<'_>) -> Result<(), InvokeError> {
+fn emit(
+    router: &Arc<Router>,
+    raw: Option<&RawValue>,
+    source: Source<'_>,
+) -> Result<(), InvokeError> {
     #[derive(Deserialize)]
     struct Emit<'a> {
         #[serde(borrow)]
@@ -115,40 +118,39 @@ fn emit(app: &App, raw: Option<&RawValue>, source: Source<'_>) -> Result<(), Inv
         target: EventTarget,
     }
     let p: Emit<'_> = params(method::EMIT, raw)?;
-    app.emit_from_client(&p.event, p.payload, source.caller, p.target)
+    router.emit_from_client(&p.event, p.payload, source.caller, p.target)
 }
 
 /// `rpc.discover`: the OpenRPC document of the commands this caller may invoke.
-fn discover(app: &App, source: Source<'_>) -> String {
+fn rpc_discover(router: &Router, source: Source<'_>) -> String {
     let permissions = source.caller.permissions();
-    app.openrpc_document(|name| permissions.allows(Action::Invoke, name))
-        .to_string()
+    discover::document(&router.registry, |name| {
+        permissions.allows(Action::Invoke, name)
+    })
+    .to_string()
 }
 
 /// `ipc.listen {"event"}` → the subscription id.
-fn listen(
-    app: &App,
-    raw: Option<&RawValue>,
-    session: &Arc<Session>,
-) -> Result<String, InvokeError> {
+fn listen(router: &Router, raw: Option<&RawValue>, peer: &dyn Peer) -> Result<String, InvokeError> {
     #[derive(Deserialize)]
     struct Listen<'a> {
         #[serde(borrow)]
         event: Cow<'a, str>,
     }
     let p: Listen<'_> = params(method::LISTEN, raw)?;
-    Ok(session
-        .subscribe(app, listenable(&p.event, session)?)
-        .ok_or_else(|| too_many_subscriptions(session))?
+    Ok(router
+        .events
+        .subscribe(peer, listenable(&p.event, peer)?)
+        .ok_or_else(|| too_many_subscriptions(peer))?
         .get()
         .to_string())
 }
 
 /// `ipc.unlisten {"event"}` or `{"id"}` → whether a subscription was removed.
 fn unlisten(
-    app: &App,
+    router: &Router,
     raw: Option<&RawValue>,
-    session: &Arc<Session>,
+    peer: &dyn Peer,
 ) -> Result<String, InvokeError> {
     #[derive(Deserialize)]
     struct Unlisten<'a> {
@@ -158,9 +160,10 @@ fn unlisten(
         id: Option<u64>,
     }
     let p: Unlisten<'_> = params(method::UNLISTEN, raw)?;
+    let client = peer.caller().client_id();
     let removed = match (p.event, p.id) {
-        (Some(event), _) => session.unsubscribe_name(app, &event),
-        (None, Some(id)) => session.unsubscribe_id(app, id),
+        (Some(event), _) => router.events.unsubscribe_name(client, &event),
+        (None, Some(id)) => router.events.unsubscribe_id(client, id),
         (None, None) => {
             return Err(InvokeError::invalid_params(
                 None,
@@ -173,14 +176,14 @@ fn unlisten(
 }
 
 /// `ipc.cancel {"id"}` → whether a running call was cancelled.
-fn cancel(raw: Option<&RawValue>, session: &Arc<Session>) -> Result<String, InvokeError> {
+fn cancel(raw: Option<&RawValue>, peer: &dyn Peer) -> Result<String, InvokeError> {
     #[derive(Deserialize)]
     struct Cancel<'a> {
         #[serde(borrow)]
         id: &'a RawValue,
     }
     let p: Cancel<'_> = params(method::CANCEL, raw)?;
-    Ok(session.cancel(p.id.get()).to_string())
+    Ok(peer.cancel(p.id.get()).to_string())
 }
 
 /// `plugin:event|listen {"event", "target"?, "handler"}` → the event id.
@@ -189,9 +192,9 @@ fn cancel(raw: Option<&RawValue>, session: &Arc<Session>) -> Result<String, Invo
 /// browser connection and is ignored: the listener hears every emit of the name
 /// that reaches this connection.
 fn tauri_listen(
-    app: &App,
+    router: &Router,
     raw: Option<&RawValue>,
-    session: &Arc<Session>,
+    peer: &dyn Peer,
 ) -> Result<String, InvokeError> {
     #[derive(Deserialize)]
     struct Listen<'a> {
@@ -200,18 +203,19 @@ fn tauri_listen(
         handler: u64,
     }
     let p: Listen<'_> = params(method::TAURI_LISTEN, raw)?;
-    let name = listenable(&p.event, session)?;
-    let id = session
-        .tauri_listen(app, name, p.handler)
-        .ok_or_else(|| too_many_subscriptions(session))?;
+    let name = listenable(&p.event, peer)?;
+    let id = router
+        .events
+        .subscribe_tauri(peer, name, p.handler)
+        .ok_or_else(|| too_many_subscriptions(peer))?;
     Ok(id.get().to_string())
 }
 
 /// `plugin:event|unlisten {"event", "eventId"}` → null.
 fn tauri_unlisten(
-    app: &App,
+    router: &Router,
     raw: Option<&RawValue>,
-    session: &Arc<Session>,
+    peer: &dyn Peer,
 ) -> Result<String, InvokeError> {
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
@@ -219,12 +223,18 @@ fn tauri_unlisten(
         event_id: u64,
     }
     let p: Unlisten = params(method::TAURI_UNLISTEN, raw)?;
-    session.tauri_unlisten(app, p.event_id);
+    router
+        .events
+        .unsubscribe_tauri(peer.caller().client_id(), p.event_id);
     Ok("null".to_owned())
 }
 
 /// `plugin:event|emit {"event", "payload"?}`: to everyone.
-fn tauri_emit(app: &App, raw: Option<&RawValue>, source: Source<'_>) -> Result<(), InvokeError> {
+fn tauri_emit(
+    router: &Arc<Router>,
+    raw: Option<&RawValue>,
+    source: Source<'_>,
+) -> Result<(), InvokeError> {
     #[derive(Deserialize)]
     struct Emit<'a> {
         #[serde(borrow)]
@@ -233,7 +243,7 @@ fn tauri_emit(app: &App, raw: Option<&RawValue>, source: Source<'_>) -> Result<(
         payload: Option<&'a RawValue>,
     }
     let p: Emit<'_> = params(method::TAURI_EMIT, raw)?;
-    app.emit_from_client(&p.event, p.payload, source.caller, EventTarget::All)
+    router.emit_from_client(&p.event, p.payload, source.caller, EventTarget::All)
 }
 
 /// Tauri's event targets.
@@ -262,7 +272,11 @@ impl From<TauriTarget> for EventTarget {
 }
 
 /// `plugin:event|emit_to {"target", "event", "payload"?}`.
-fn tauri_emit_to(app: &App, raw: Option<&RawValue>, source: Source<'_>) -> Result<(), InvokeError> {
+fn tauri_emit_to(
+    router: &Arc<Router>,
+    raw: Option<&RawValue>,
+    source: Source<'_>,
+) -> Result<(), InvokeError> {
     #[derive(Deserialize)]
     struct EmitTo<'a> {
         target: TauriTarget,
@@ -272,5 +286,5 @@ fn tauri_emit_to(app: &App, raw: Option<&RawValue>, source: Source<'_>) -> Resul
         payload: Option<&'a RawValue>,
     }
     let p: EmitTo<'_> = params(method::TAURI_EMIT_TO, raw)?;
-    app.emit_from_client(&p.event, p.payload, source.caller, p.target.into())
+    router.emit_from_client(&p.event, p.payload, source.caller, p.target.into())
 }

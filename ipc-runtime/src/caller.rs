@@ -1,14 +1,12 @@
-//! Who is calling, and what injected arguments are built from.
+//! [`Caller`]: who sent a request or emitted an event, and what it may do.
 
 use std::fmt;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use ipc_core::ClientId;
 
-use crate::App;
-use crate::capability::Permissions;
-use crate::connection::Session;
+use crate::capability::{Action, Permissions};
+use crate::error::InvokeError;
 
 /// The identity of whoever sent a request or emitted an event.
 ///
@@ -97,6 +95,29 @@ impl Caller {
     pub fn is_backend(&self) -> bool {
         self.0.client.is_backend()
     }
+
+    /// The error for `action` on `name` refused by this caller's
+    /// capabilities; logged for the audit trail.
+    pub(crate) fn forbidden(&self, action: Action, name: &str) -> InvokeError {
+        tracing::warn!(
+            target: "ipc::acl",
+            client = %self.client_id(),
+            origin = self.origin().unwrap_or(""),
+            action = action.as_str(),
+            name,
+            "request refused by the capability check"
+        );
+        let what = match action {
+            Action::Invoke => format!("invoking `{name}`"),
+            Action::Listen => format!("listening to `{name}`"),
+            Action::Emit => format!("emitting `{name}`"),
+        };
+        InvokeError::new(
+            ipc_core::codes::FORBIDDEN,
+            format!("{what} is not allowed for this connection"),
+        )
+        .with_data(serde_json::json!({ "kind": action.as_str(), "name": name }))
+    }
 }
 
 impl fmt::Debug for Caller {
@@ -107,54 +128,5 @@ impl fmt::Debug for Caller {
             .field("label", &self.0.label)
             .field("permissions", &self.0.permissions)
             .finish()
-    }
-}
-
-/// What injected arguments are built from: the app, the caller and the name of
-/// the command (or event) being handled. See [`CommandArg`](crate::CommandArg).
-#[derive(Clone, Copy)]
-pub struct InvokeContext<'a> {
-    pub(crate) app: &'a App,
-    pub(crate) caller: &'a Caller,
-    pub(crate) name: &'a str,
-    /// The connection the call came on (absent for in-process calls).
-    pub(crate) session: Option<&'a Arc<Session>>,
-    /// Binary attachments of the request (see `docs/protocol.md`).
-    pub(crate) attachments: &'a [Bytes],
-}
-
-impl<'a> InvokeContext<'a> {
-    pub(crate) fn new(app: &'a App, caller: &'a Caller, name: &'a str) -> Self {
-        InvokeContext {
-            app,
-            caller,
-            name,
-            session: None,
-            attachments: &[],
-        }
-    }
-
-    /// The application.
-    pub fn app(&self) -> &'a App {
-        self.app
-    }
-
-    /// Who sent the request or emitted the event.
-    pub fn caller(&self) -> &'a Caller {
-        self.caller
-    }
-
-    /// The command's wire name, or for listeners the event's name.
-    pub fn name(&self) -> &'a str {
-        self.name
-    }
-}
-
-impl fmt::Debug for InvokeContext<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("InvokeContext")
-            .field("caller", self.caller)
-            .field("name", &self.name)
-            .finish_non_exhaustive()
     }
 }

@@ -16,7 +16,7 @@
 //!
 //! Method resolution picks the most specific level whose impl applies
 //! (autoref specialization), so a type is described by what it implements,
-//! never by its name: raw bytes, then channels, then ts-rs's `TS`, then
+//! never by its name: raw bytes, then channels (`route/channel.rs`), then ts-rs's `TS`, then
 //! `unknown`. Without the `typescript` feature the `TS` levels do not exist and
 //! every type falls to `unknown`.
 
@@ -25,9 +25,8 @@ use std::marker::PhantomData;
 use bytes::Bytes;
 use serde::Serialize;
 
-use crate::InvokeError;
-use crate::channel::Channel;
-use crate::reflect::{TypeCollector, TypeDesc};
+use super::describe::{TypeCollector, TypeDesc};
+use crate::error::InvokeError;
 
 /// The probe over an argument, result or payload type.
 #[derive(Debug)]
@@ -62,30 +61,8 @@ impl BytesType for &&&&&TypeProbe<[u8]> {
     }
 }
 
-/// Level 4: a channel whose message type implements `TS`.
-pub trait ChannelTsType {
-    /// Describes the type.
-    fn __ipc_type(&self, c: &mut TypeCollector) -> TypeDesc;
-}
-
-#[cfg(feature = "typescript")]
-impl<T: ts_rs::TS + 'static> ChannelTsType for &&&&TypeProbe<Channel<T>> {
-    fn __ipc_type(&self, c: &mut TypeCollector) -> TypeDesc {
-        TypeDesc::Channel(Box::new(c.ts::<T>()))
-    }
-}
-
-/// Level 3: any other channel.
-pub trait ChannelType {
-    /// Describes the type.
-    fn __ipc_type(&self, c: &mut TypeCollector) -> TypeDesc;
-}
-
-impl<T> ChannelType for &&&TypeProbe<Channel<T>> {
-    fn __ipc_type(&self, _: &mut TypeCollector) -> TypeDesc {
-        TypeDesc::Channel(Box::new(TypeDesc::unknown::<T>(false)))
-    }
-}
+// Levels 4 and 3 (`ChannelTsType`, `ChannelType`: a channel, with or
+// without a `TS` message type) are with `Channel<T>` in `route/channel.rs`.
 
 /// Level 2: types implementing ts-rs's `TS`.
 pub trait TsType {
@@ -271,10 +248,6 @@ mod tests {
             TypeDesc::Bytes
         );
         assert!(matches!(
-            (&&&&&&TypeProbe::<Channel<Opaque>>::NEW).__ipc_type(c),
-            TypeDesc::Channel(inner) if matches!(*inner, TypeDesc::Unknown { .. })
-        ));
-        assert!(matches!(
             (&&&&&&TypeProbe::<Option<Opaque>>::NEW).__ipc_type(c),
             TypeDesc::Unknown { optional: true, .. }
         ));
@@ -312,10 +285,6 @@ mod tests {
             optional: false,
         };
         assert_eq!((&&&&&&TypeProbe::<String>::NEW).__ipc_type(c), ts("string"));
-        assert_eq!(
-            (&&&&&&TypeProbe::<Channel<u32>>::NEW).__ipc_type(c),
-            TypeDesc::Channel(Box::new(ts("number")))
-        );
         let split = (&&ReturnProbe::<Result<Vec<bool>, String>>::NEW).__ipc_split();
         assert_eq!((&&&&&&split.ok()).__ipc_type(c), ts("Array<boolean>"));
         assert_eq!((&&&&split.err()).__ipc_err_type(c), ts("string"));

@@ -1,0 +1,49 @@
+//! The params of the server's other notifications: `ipc.channel` (a message
+//! on a channel a command streams to its caller) and `ipc.lagged` (events a
+//! slow reader missed). `ipc.event`'s params are [`EventPush`](crate::event::EventPush).
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// The params of an `ipc.channel` push: message `index` of `channel`, or, with
+/// `end`, the marker after the last message.
+///
+/// Messages of one channel may arrive out of order; a client delivers them by
+/// `index`, starting at 0, and knows the stream is complete once it has every
+/// index below the end marker's.
+///
+/// ```
+/// use ipc_core::push::ChannelPush;
+///
+/// let push: ChannelPush = serde_json::from_str(r#"{"channel":3,"index":0,"message":"hi"}"#).unwrap();
+/// assert_eq!((push.channel, push.index, push.end), (3, 0, false));
+/// assert_eq!(push.message.unwrap().get(), r#""hi""#);
+/// let end: ChannelPush = serde_json::from_str(r#"{"channel":3,"index":1,"end":true}"#).unwrap();
+/// assert!(end.end && end.message.is_none());
+/// ```
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ChannelPush {
+    /// The channel's id, as the caller chose it.
+    pub channel: u64,
+    /// The message's position in the stream (or, with `end`, the count of messages).
+    pub index: u64,
+    /// The message, as the command serialized it (absent on the end marker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<Box<RawValue>>,
+    /// Whether this is the end marker.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub end: bool,
+}
+
+/// The params of an `ipc.lagged` push: how many events were dropped for this
+/// connection since the last notice, because it did not read fast enough.
+///
+/// ```
+/// let push: ipc_core::push::LaggedPush = serde_json::from_str(r#"{"dropped":4}"#).unwrap();
+/// assert_eq!(push.dropped, 4);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaggedPush {
+    /// The number of events dropped.
+    pub dropped: u64,
+}

@@ -1,0 +1,236 @@
+//! [`Connection`]: the handle a transport drives, and the [`Outbox`] it drains.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use ipc_core::{ClientId, ErrorObject, codes};
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::task::TaskTracker;
+
+use super::ConnectOptions;
+use super::peer::{Session, SessionParts};
+use crate::caller::Caller;
+use crate::capability::ConnectionInfo;
+use crate::codec::{self, Outbound};
+use crate::route::{Reply, Router};
+
+/// What a connection has to send, in order. Ends when the connection is closed
+/// and every call it started has finished.
+#[derive(Debug)]
+pub struct Outbox {
+    receiver: mpsc::Receiver<Outbound>,
+}
+
+impl Outbox {
+    /// The next message, waiting for one.
+    pub async fn recv(&mut self) -> Option<Outbound> {
+        self.receiver.recv().await
+    }
+
+    /// The next message if one is waiting.
+    pub fn try_recv(&mut self) -> Option<Outbound> {
+        self.receiver.try_recv().ok()
+    }
+}
+
+/// One frontend's session: feed it messages, send what its [`Outbox`] yields.
+///
+/// ```rust,standalone_crate
+/// use ipc_runtime::{App, command};
+/// use ipc_runtime::session::ConnectOptions;
+///
+/// #[command]
+/// fn add(a: i64, b: i64) -> i64 { a + b }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let app = App::builder().build().unwrap();
+/// let (connection, mut outbox) = app.connect(ConnectOptions::default());
+/// connection.handle_text(r#"{"jsonrpc":"2.0","id":1,"method":"add","params":[2,2]}"#).await;
+/// let reply = outbox.recv().await.unwrap();
+/// assert_eq!(reply.as_str(), r#"{"jsonrpc":"2.0","id":1,"result":4}"#);
+/// connection.close();
+/// # }
+/// ```
+pub struct Connection {
+    router: Arc<Router>,
+    session: Arc<Session>,
+    tasks: TaskTracker,
+    in_flight: Arc<Semaphore>,
+}
+
+impl Connection {
+    /// Opens a connection with the permissions its transport vouches for, or
+    /// that its origin, token and label are granted (see
+    /// [`capability`](crate::capability)). Emits `ipc:connected`.
+    pub(crate) fn open(router: &Arc<Router>, options: ConnectOptions) -> (Connection, Outbox) {
+        let client = router.next_client_id();
+        let permissions = router.permissions(
+            options.capability.as_deref(),
+            &ConnectionInfo {
+                origin: options.origin.as_deref(),
+                token: options.token.as_deref(),
+                label: options.label.as_deref(),
+            },
+        );
+        tracing::debug!(client = %client, ?permissions, "connection opened");
+        let (sender, receiver) = mpsc::channel(options.outbox_capacity.max(1));
+        let session = Session::new(SessionParts {
+            caller: Caller::with_permissions(client, options.origin, options.label, permissions),
+            binary: options.binary,
+            outbound: sender,
+            max_batch: options.max_batch,
+            max_subscriptions: options.max_subscriptions,
+        });
+        let connection = Connection {
+            router: Arc::clone(router),
+            session,
+            tasks: TaskTracker::new(),
+            in_flight: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
+        };
+        connection.emit_lifecycle("ipc:connected");
+        (connection, Outbox { receiver })
+    }
+
+    /// The connection's client id.
+    pub fn client_id(&self) -> ClientId {
+        self.session.caller.client_id()
+    }
+
+    /// The caller identity commands on this connection receive.
+    pub fn caller(&self) -> &Caller {
+        &self.session.caller
+    }
+
+    /// Handles one incoming text message. Sync commands and reserved methods
+    /// are answered before this returns; async ones are started (after waiting
+    /// for a free in-flight slot) and answer when they finish.
+    pub async fn handle_text(&self, text: &str) {
+        let reply = self
+            .router
+            .dispatch_text(text, &self.session.caller, Some(&*self.session));
+        self.handle_reply(reply).await;
+    }
+
+    /// Handles one incoming binary frame (see `docs/protocol.md`, "Binary
+    /// payloads"); a malformed one is answered with -32600.
+    pub async fn handle_binary(&self, frame: Bytes) {
+        let reply = match codec::decode_binary(frame) {
+            Ok(message) => self.router.dispatch_binary(&message, &*self.session),
+            Err(why) => {
+                let error = ErrorObject::new(
+                    codes::INVALID_REQUEST,
+                    format!("invalid binary frame: {why}"),
+                );
+                Reply::Ready(codec::error_message(None, &error))
+            }
+        };
+        self.handle_reply(reply).await;
+    }
+
+    async fn handle_reply(&self, reply: Reply) {
+        match reply {
+            Reply::None => {}
+            Reply::Ready(response) => {
+                self.session.send_outbound(response.into_outbound()).await;
+            }
+            Reply::Pending { request, future } => {
+                let Ok(permit) = Arc::clone(&self.in_flight).acquire_owned().await else {
+                    return;
+                };
+                let session = Arc::clone(&self.session);
+                // Spawn under the lock, so the task's own removal comes after the insert.
+                let mut calls = self.session.lock_calls();
+                let key = calls.next_key();
+                let task = self.tasks.spawn(async move {
+                    if let Some(response) = future.await {
+                        session.send_outbound(response.into_outbound()).await;
+                    }
+                    session.lock_calls().remove(key);
+                    drop(permit);
+                });
+                calls.insert(key, request, task.abort_handle());
+            }
+        }
+    }
+
+    /// Queues a message that is not the answer to a call (a transport-level error).
+    pub async fn send_error(&self, error: &ErrorObject) {
+        self.session
+            .send_outbound(Outbound::text(codec::error_text(None, error)))
+            .await;
+    }
+
+    /// How many async calls are running.
+    pub fn in_flight(&self) -> usize {
+        self.session.in_flight()
+    }
+
+    /// How many events were dropped because the client did not read fast enough.
+    pub fn dropped_events(&self) -> u64 {
+        self.session.dropped_events.load(Ordering::Relaxed)
+    }
+
+    /// How many subscriptions the client holds.
+    pub fn subscriptions(&self) -> usize {
+        self.router.events.subscriptions_of(self.client_id())
+    }
+
+    /// Closes the connection because the client went away: its subscriptions
+    /// end at once; calls still running finish (their results are discarded),
+    /// so a command is never stopped half-way by a disconnect. Emits
+    /// `ipc:disconnected`.
+    pub fn close(self) {
+        self.router.events.drop_client(self.client_id());
+        self.tasks.close();
+        self.emit_lifecycle("ipc:disconnected");
+    }
+
+    /// Closes the connection for a server shutdown: subscriptions end, running
+    /// calls get up to `drain` to finish and send their responses, and the rest
+    /// are cancelled. Returns how many were cancelled.
+    pub async fn shutdown(self, drain: Duration) -> usize {
+        self.router.events.drop_client(self.client_id());
+        self.tasks.close();
+        let cancelled = if tokio::time::timeout(drain, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            let cancelled = self.session.abort_all();
+            self.tasks.wait().await;
+            cancelled
+        } else {
+            0
+        };
+        self.emit_lifecycle("ipc:disconnected");
+        cancelled
+    }
+
+    fn emit_lifecycle(&self, event: &str) {
+        let payload = serde_json::json!({
+            "client": self.client_id(),
+            "origin": self.session.caller.origin(),
+        });
+        let payload = match serde_json::value::to_raw_value(&payload) {
+            Ok(raw) => Arc::from(raw),
+            Err(_) => return,
+        };
+        self.router.deliver_event(
+            event,
+            &payload,
+            &self.router.backend,
+            &ipc_core::EventTarget::All,
+        );
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("client", &self.client_id())
+            .field("in_flight", &self.in_flight())
+            .finish_non_exhaustive()
+    }
+}

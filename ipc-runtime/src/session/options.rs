@@ -1,0 +1,113 @@
+//! [`ConnectOptions`]: what a transport says about a new connection, and its limits.
+
+/// Settings of one connection.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ConnectOptions {
+    /// The `Origin` the client presented (browsers always send one).
+    pub origin: Option<String>,
+    /// The client's label (Tauri's window label), addressed by `EventTarget::Label`.
+    pub label: Option<String>,
+    /// The token the client presented, for capability grants.
+    pub token: Option<String>,
+    /// A capability the transport itself grants, whatever the client
+    /// presented: for transports whose peer is vouched for by how it is
+    /// reached (the parent process of a stdio sidecar, a window the app
+    /// opened). When set, origin, token and callback grants are not consulted.
+    /// Never fill it from anything the client sends.
+    pub capability: Option<String>,
+    /// Whether the client accepts binary frames (byte results become raw
+    /// attachments instead of JSON arrays).
+    pub binary: bool,
+    /// How many async calls may run at once before `handle_text` waits (default 64).
+    pub max_in_flight: usize,
+    /// How many outgoing messages may wait for the transport (default 256).
+    pub outbox_capacity: usize,
+    /// The most requests in one batch (default 64).
+    pub max_batch: usize,
+    /// The most event subscriptions the connection may hold (default 256).
+    pub max_subscriptions: usize,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            origin: None,
+            label: None,
+            token: None,
+            capability: None,
+            binary: false,
+            max_in_flight: 64,
+            outbox_capacity: 256,
+            max_batch: 64,
+            max_subscriptions: 256,
+        }
+    }
+}
+
+impl ConnectOptions {
+    /// Options with this origin and default limits.
+    pub fn with_origin(origin: Option<String>) -> Self {
+        ConnectOptions {
+            origin,
+            ..Self::default()
+        }
+    }
+
+    /// These options, for a client that accepts binary frames.
+    #[must_use]
+    pub fn binary(mut self, binary: bool) -> Self {
+        self.binary = binary;
+        self
+    }
+
+    /// These options, with a label.
+    #[must_use]
+    pub fn label(mut self, label: Option<String>) -> Self {
+        self.label = label;
+        self
+    }
+
+    /// These options, with the token the client presented.
+    #[must_use]
+    pub fn token(mut self, token: Option<String>) -> Self {
+        self.token = token;
+        self
+    }
+
+    /// These options, with a capability the transport grants (see
+    /// [`capability`](Self::capability)).
+    #[must_use]
+    pub fn capability(mut self, capability: Option<String>) -> Self {
+        self.capability = capability;
+        self
+    }
+
+    /// These options, with another in-flight limit.
+    #[must_use]
+    pub fn max_in_flight(mut self, calls: usize) -> Self {
+        self.max_in_flight = calls;
+        self
+    }
+
+    /// These options, with another batch limit.
+    #[must_use]
+    pub fn max_batch(mut self, requests: usize) -> Self {
+        self.max_batch = requests;
+        self
+    }
+
+    /// These options, with another subscription limit.
+    #[must_use]
+    pub fn max_subscriptions(mut self, subscriptions: usize) -> Self {
+        self.max_subscriptions = subscriptions;
+        self
+    }
+
+    /// These options, with another outbox capacity.
+    #[must_use]
+    pub fn outbox_capacity(mut self, messages: usize) -> Self {
+        self.outbox_capacity = messages;
+        self
+    }
+}

@@ -1,0 +1,211 @@
+//! [`Session`]: one frontend's state as the layers below see it, through the
+//! [`Peer`] trait: its identity, its outgoing queue, its open channels, its
+//! running calls and its limits.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+use crate::caller::Caller;
+use crate::codec::{self, Outbound};
+use crate::invoke::Peer;
+use crate::invoke::peer::SendFuture;
+
+/// The calls of a connection that are running, for `ipc.cancel` and shutdown.
+#[derive(Default)]
+pub(super) struct Calls {
+    next: u64,
+    running: HashMap<u64, Running>,
+}
+
+struct Running {
+    /// The request id as the request wrote it (`ipc.cancel` names it).
+    request: Option<Box<str>>,
+    abort: AbortHandle,
+}
+
+impl Calls {
+    /// A key for a call about to start.
+    pub(super) fn next_key(&mut self) -> u64 {
+        let key = self.next;
+        self.next += 1;
+        key
+    }
+
+    pub(super) fn insert(&mut self, key: u64, request: Option<Box<str>>, abort: AbortHandle) {
+        self.running.insert(key, Running { request, abort });
+    }
+
+    pub(super) fn remove(&mut self, key: u64) {
+        self.running.remove(&key);
+    }
+}
+
+/// One connection, as calls, channels and the event bus reach it.
+pub(crate) struct Session {
+    /// Itself, weakly, for the handles channels and subscriptions keep.
+    me: Weak<Session>,
+    pub(super) caller: Caller,
+    binary: bool,
+    outbound: mpsc::Sender<Outbound>,
+    calls: Mutex<Calls>,
+    /// Ids of the channels currently open on this connection.
+    channels: Mutex<HashSet<u64>>,
+    pub(super) dropped_events: AtomicU64,
+    /// Events dropped since the client was last told (`ipc.lagged`).
+    lagged: AtomicU64,
+    max_batch: usize,
+    max_subscriptions: usize,
+}
+
+/// What a session is made from.
+pub(super) struct SessionParts {
+    pub(super) caller: Caller,
+    pub(super) binary: bool,
+    pub(super) outbound: mpsc::Sender<Outbound>,
+    pub(super) max_batch: usize,
+    pub(super) max_subscriptions: usize,
+}
+
+impl Session {
+    pub(super) fn new(parts: SessionParts) -> Arc<Self> {
+        Arc::new_cyclic(|me| Session {
+            me: me.clone(),
+            caller: parts.caller,
+            binary: parts.binary,
+            outbound: parts.outbound,
+            calls: Mutex::new(Calls::default()),
+            channels: Mutex::new(HashSet::new()),
+            dropped_events: AtomicU64::new(0),
+            lagged: AtomicU64::new(0),
+            max_batch: parts.max_batch,
+            max_subscriptions: parts.max_subscriptions,
+        })
+    }
+
+    pub(super) fn lock_calls(&self) -> MutexGuard<'_, Calls> {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues a message, waiting for room; `false` if the client is gone.
+    pub(super) async fn send_outbound(&self, message: Outbound) -> bool {
+        self.outbound.send(message).await.is_ok()
+    }
+
+    pub(super) fn in_flight(&self) -> usize {
+        self.lock_calls().running.len()
+    }
+
+    /// Cancels every running call; how many there were.
+    pub(super) fn abort_all(&self) -> usize {
+        let running: Vec<Running> = self.lock_calls().running.drain().map(|(_, r)| r).collect();
+        for call in &running {
+            call.abort.abort();
+        }
+        running.len()
+    }
+
+    fn drop_event(&self) {
+        self.lagged.fetch_add(1, Ordering::AcqRel);
+        let dropped = self.dropped_events.fetch_add(1, Ordering::Relaxed) + 1;
+        if dropped.is_power_of_two() {
+            tracing::warn!(client = %self.caller.client_id(), dropped, "client is not reading; events dropped");
+        }
+    }
+}
+
+impl Peer for Session {
+    fn caller(&self) -> &Caller {
+        &self.caller
+    }
+
+    fn binary(&self) -> bool {
+        self.binary
+    }
+
+    fn is_open(&self) -> bool {
+        !self.outbound.is_closed()
+    }
+
+    fn send(&self, message: Outbound) -> SendFuture<'_> {
+        Box::pin(self.send_outbound(message))
+    }
+
+    /// When the outbox is full the event is dropped and counted; before the
+    /// next event that fits, the client is told how many it missed with an
+    /// `ipc.lagged` notification.
+    fn push_event(&self, message: Bytes) {
+        let lagged = self.lagged.load(Ordering::Acquire);
+        if lagged > 0 {
+            match self.outbound.try_send(codec::lagged(lagged)) {
+                Ok(()) => {
+                    self.lagged.fetch_sub(lagged, Ordering::AcqRel);
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => return,
+                Err(mpsc::error::TrySendError::Full(_)) => return self.drop_event(),
+            }
+        }
+        match self.outbound.try_send(Outbound::Text(message)) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => self.drop_event(),
+        }
+    }
+
+    /// Now if there is room, else from a task.
+    fn push_final(&self, message: Outbound) {
+        if let Err(mpsc::error::TrySendError::Full(message)) = self.outbound.try_send(message)
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let sender = self.outbound.clone();
+            runtime.spawn(async move {
+                let _ = sender.send(message).await;
+            });
+        }
+    }
+
+    fn open_channel(&self, id: u64) -> bool {
+        self.channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id)
+    }
+
+    fn close_channel(&self, id: u64) {
+        self.channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+    }
+
+    fn cancel(&self, request: &str) -> bool {
+        let mut calls = self.lock_calls();
+        let key = calls
+            .running
+            .iter()
+            .find(|(_, running)| running.request.as_deref() == Some(request))
+            .map(|(key, _)| *key);
+        match key.and_then(|key| calls.running.remove(&key)) {
+            Some(running) => {
+                running.abort.abort();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn max_batch(&self) -> usize {
+        self.max_batch
+    }
+
+    fn max_subscriptions(&self) -> usize {
+        self.max_subscriptions
+    }
+
+    fn downgrade(&self) -> Weak<dyn Peer> {
+        self.me.clone()
+    }
+}
