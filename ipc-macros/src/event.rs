@@ -59,7 +59,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let mut cx = Ctxt::default();
     let attr = attr::parse_event(args, &mut cx);
-    check(&attr, &ty, &mut cx);
+    check(&ty, &mut cx);
     if let Err(error) = cx.check() {
         return errors_with_item(error, item);
     }
@@ -70,13 +70,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-fn check(attr: &EventAttr, ty: &PayloadType<'_>, cx: &mut Ctxt) {
-    // A missing name was reported while parsing the attribute.
-    if let Some(event) = &attr.event
-        && let Err(e) = ipc_core::EventName::validate(&event.value())
-    {
-        cx.error_spanned_by(event, format!("invalid event name: {e}"));
-    }
+fn check(ty: &PayloadType<'_>, cx: &mut Ctxt) {
     // One event name, one payload type: a generic type would be many.
     if !ty.generics.params.is_empty() {
         cx.error_spanned_by(

@@ -30,12 +30,6 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 fn check(attr: &ListenAttr, sig: &Signature<'_>, func: &ItemFn, cx: &mut Ctxt) {
-    // A missing event name is reported while parsing the options.
-    if let Some(event) = &attr.event
-        && let Err(e) = ipc_core::EventName::validate(&event.value())
-    {
-        cx.error_spanned_by(event, format!("invalid event name: {e}"));
-    }
     if func.sig.inputs.is_empty() {
         // The payload is what the event carries; without it the listener could
         // not tell events apart from noise. `()` accepts any payload-less event.
