@@ -17,6 +17,10 @@ struct PayloadType<'a> {
 }
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    // The options first, so their mistakes are reported even when the item
+    // is not a payload type.
+    let mut cx = Ctxt::default();
+    let attr = attr::parse_event(args, &mut cx);
     let parsed: Item = match syn::parse2(item.clone()) {
         Ok(parsed) => parsed,
         Err(_) => {
@@ -24,7 +28,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                 &item,
                 "#[event] goes on the payload type (a struct or an enum)",
             );
-            return errors_with_item(error, item);
+            return cx.abort(error, item);
         }
     };
     let ty = match &parsed {
@@ -43,7 +47,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                 &f.sig.ident,
                 "#[event] goes on the payload type (a struct or an enum), not on a function; to run a function on an event, use #[listen(\"event-name\")]",
             );
-            return errors_with_item(error, item);
+            return cx.abort(error, item);
         }
         other => {
             let error = syn::Error::new_spanned(
@@ -54,11 +58,9 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                     .collect::<TokenStream>(),
                 "#[event] goes on the payload type (a struct or an enum)",
             );
-            return errors_with_item(error, item);
+            return cx.abort(error, item);
         }
     };
-    let mut cx = Ctxt::default();
-    let attr = attr::parse_event(args, &mut cx);
     check(&ty, &mut cx);
     if let Err(error) = cx.check() {
         return errors_with_item(error, item);

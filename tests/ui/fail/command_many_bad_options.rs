@@ -8,4 +8,8 @@ fn greet(user_name: String) -> String {
     user_name
 }
 
+// The options are read even when the item is not a function.
+#[command(foo)]
+struct NotAFunction;
+
 fn main() {}

@@ -13,4 +13,8 @@ enum Other {
     A,
 }
 
+// The options are read even when the item is not a type.
+#[event("ready", blocking)]
+fn ready() {}
+
 fn main() {}

@@ -13,4 +13,8 @@ fn on_other(payload: u32) {
     let _ = payload;
 }
 
+// The options are read even when the item is not a function.
+#[listen("ready", foo)]
+struct NotAFunction;
+
 fn main() {}
