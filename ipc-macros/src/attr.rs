@@ -400,7 +400,7 @@ fn read_option(entry: TokenStream, attribute: Attribute, options: &mut Options, 
             key_span,
             format!("`{key_name}` needs a value: `{key_name} = \"...\"`"),
         ),
-        None => options.blocking = Some(key_span),
+        None => set_flag(key, key_span, options),
         Some((eq, value)) if !key.takes_value() => cx.error_spanned_by(
             quote!(#eq #value),
             format!("`{key_name}` takes no value: write `{key_name}` alone"),
@@ -431,6 +431,14 @@ fn string_value(key: Key, eq: Token![=], value: TokenStream, cx: &mut Ctxt) -> O
         return None;
     }
     Some(lit)
+}
+
+fn set_flag(key: Key, span: Span, options: &mut Options) {
+    match key {
+        Key::Blocking => options.blocking = Some(span),
+        // Keys with a value are never flags (checked by the caller).
+        Key::Rename | Key::RenameAll | Key::Crate => {}
+    }
 }
 
 fn set_value(key: Key, lit: LitStr, options: &mut Options, cx: &mut Ctxt) {
