@@ -14,12 +14,14 @@ use crate::signature::{self, Role, Signature};
 const MAX_ARGS: usize = 16;
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    let func = match signature::parse_fn(&item, Role::Command) {
-        Ok(func) => func,
-        Err(error) => return errors_with_item(error, item),
-    };
+    // The options first, so their mistakes are reported even when the item
+    // is not a function.
     let mut cx = Ctxt::default();
     let attr = attr::parse_command(args, &mut cx);
+    let func = match signature::parse_fn(&item, Role::Command) {
+        Ok(func) => func,
+        Err(error) => return cx.abort(error, item),
+    };
     let sig = signature::analyze(&func, Role::Command, &mut cx);
     let name = wire_name(&attr, &sig, &mut cx);
     let wire_names: Vec<String> = sig

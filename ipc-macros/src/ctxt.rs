@@ -28,6 +28,16 @@ impl Ctxt {
         }
     }
 
+    /// Records `error`, one that stops the expansion, and returns every error
+    /// recorded so far followed by the user's item unchanged.
+    pub(crate) fn abort(mut self, error: syn::Error, item: TokenStream) -> TokenStream {
+        self.push(error);
+        match self.errors {
+            Some(errors) => errors_with_item(errors, item),
+            None => item,
+        }
+    }
+
     /// The combined errors, if any.
     pub(crate) fn check(self) -> Result<(), syn::Error> {
         match self.errors {

@@ -17,6 +17,10 @@ struct PayloadType<'a> {
 }
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    // The options first, so their mistakes are reported even when the item
+    // is not a payload type.
+    let mut cx = Ctxt::default();
+    let attr = attr::parse_event(args, &mut cx);
     let parsed: Item = match syn::parse2(item.clone()) {
         Ok(parsed) => parsed,
         Err(_) => {
@@ -24,7 +28,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                 &item,
                 "#[event] goes on the payload type (a struct or an enum)",
             );
-            return errors_with_item(error, item);
+            return cx.abort(error, item);
         }
     };
     let ty = match &parsed {
@@ -43,7 +47,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                 &f.sig.ident,
                 "#[event] goes on the payload type (a struct or an enum), not on a function; to run a function on an event, use #[listen(\"event-name\")]",
             );
-            return errors_with_item(error, item);
+            return cx.abort(error, item);
         }
         other => {
             let error = syn::Error::new_spanned(
@@ -54,12 +58,10 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                     .collect::<TokenStream>(),
                 "#[event] goes on the payload type (a struct or an enum)",
             );
-            return errors_with_item(error, item);
+            return cx.abort(error, item);
         }
     };
-    let mut cx = Ctxt::default();
-    let attr = attr::parse_event(args, &mut cx);
-    check(&attr, &ty, &mut cx);
+    check(&ty, &mut cx);
     if let Err(error) = cx.check() {
         return errors_with_item(error, item);
     }
@@ -70,13 +72,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-fn check(attr: &EventAttr, ty: &PayloadType<'_>, cx: &mut Ctxt) {
-    // A missing name was reported while parsing the attribute.
-    if let Some(event) = &attr.event
-        && let Err(e) = ipc_core::EventName::validate(&event.value())
-    {
-        cx.error_spanned_by(event, format!("invalid event name: {e}"));
-    }
+fn check(ty: &PayloadType<'_>, cx: &mut Ctxt) {
     // One event name, one payload type: a generic type would be many.
     if !ty.generics.params.is_empty() {
         cx.error_spanned_by(

@@ -11,12 +11,14 @@ use crate::expand::{self, Kind};
 use crate::signature::{self, Role, Signature};
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    let func = match signature::parse_fn(&item, Role::Listener) {
-        Ok(func) => func,
-        Err(error) => return errors_with_item(error, item),
-    };
+    // The options first, so their mistakes are reported even when the item
+    // is not a function.
     let mut cx = Ctxt::default();
     let attr = attr::parse_listen(args, &mut cx);
+    let func = match signature::parse_fn(&item, Role::Listener) {
+        Ok(func) => func,
+        Err(error) => return cx.abort(error, item),
+    };
     let sig = signature::analyze(&func, Role::Listener, &mut cx);
     check(&attr, &sig, &func, &mut cx);
     if let Err(error) = cx.check() {
@@ -30,12 +32,6 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 fn check(attr: &ListenAttr, sig: &Signature<'_>, func: &ItemFn, cx: &mut Ctxt) {
-    // A missing event name is reported while parsing the options.
-    if let Some(event) = &attr.event
-        && let Err(e) = ipc_core::EventName::validate(&event.value())
-    {
-        cx.error_spanned_by(event, format!("invalid event name: {e}"));
-    }
     if func.sig.inputs.is_empty() {
         // The payload is what the event carries; without it the listener could
         // not tell events apart from noise. `()` accepts any payload-less event.
