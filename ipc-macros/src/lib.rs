@@ -209,7 +209,7 @@ use proc_macro::TokenStream;
 /// `App::connect` (a WebSocket transport does the same for each client):
 ///
 /// ```rust,standalone_crate
-/// use ipc_runtime::connection::ConnectOptions;
+/// use ipc_runtime::session::ConnectOptions;
 /// use ipc_runtime::{App, Channel, command};
 ///
 /// #[command]
