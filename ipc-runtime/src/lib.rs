@@ -104,6 +104,13 @@ pub mod bindings;
 mod builder;
 mod typed_event;
 
+// Test support for the unit tests of each layer (commands, a router, a
+// recording peer); the generated code of its commands names this crate.
+#[cfg(test)]
+extern crate self as ipc_runtime;
+#[cfg(test)]
+mod testing;
+
 /// Not public API: the items generated code uses, at the path it uses.
 #[doc(hidden)]
 #[path = "private/mod.rs"]

@@ -6,7 +6,8 @@
 //! every path naming `crate::…` (in `use` items, expressions, types, patterns
 //! and macro arguments) and every `super::…` that leaves the module, with
 //! items re-exported from `lib.rs` (`crate::App`, ...) resolved to the module
-//! that defines them. Test modules (`#[cfg(test)]`) are not counted.
+//! that defines them. Test code is not counted: `#[cfg(test)]` modules and
+//! functions, and files that start with `#![cfg(test)]`.
 //!
 //! A second check keeps the import graph between top-level modules free of
 //! cycles except small ones inside the app layer (`app` ↔ `builder`: the
@@ -63,13 +64,20 @@ fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
 
+/// Every source file under `dir`, but those that are test code as a whole
+/// (`#![cfg(test)]`).
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("read src") {
         let path = entry.expect("dir entry").path();
         if path.is_dir() {
             rust_files(&path, out);
         } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
+            let text = std::fs::read_to_string(&path).expect("read a source file");
+            let syntax =
+                syn::parse_file(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()));
+            if !is_cfg_test(&syntax.attrs) {
+                out.push(path);
+            }
         }
     }
 }

@@ -594,3 +594,134 @@ impl<'de> de::Deserialize<'de> for ArgKey<'de> {
         deserializer.deserialize_str(KeyVisitor)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Reading arguments from params, straight through a command's shim.
+
+    use ipc_core::codes;
+    use serde_json::value::RawValue;
+    use serde_json::{Value, json};
+
+    use crate::caller::Caller;
+    use crate::codec;
+    use crate::error::InvokeError;
+    use crate::invoke::registry::{CommandDef, CommandRegistration};
+    use crate::invoke::{Encoded, Invocation, InvokeContext, Out, Params, Pending};
+    use crate::state::StateMap;
+    use crate::testing::{add, greet, mirror, shout};
+
+    /// Runs a sync command's shim on raw JSON params: its result or error.
+    fn run(registration: &CommandRegistration, params: Option<&str>) -> Result<Value, InvokeError> {
+        let state = StateMap::default();
+        let caller = Caller::backend();
+        let cx = InvokeContext::new(&(), &state, &caller, registration.name);
+        let raw = params.map(|p| RawValue::from_string(p.to_owned()).unwrap());
+        let params = raw.as_deref().map_or(Params::None, Params::Json);
+        let out = Out::Text(codec::result_prefix("1"));
+        match (registration.shim)(Invocation::new(cx, params, out)) {
+            Pending::Ready(Ok(Encoded::Text(buf))) => {
+                let response: Value = serde_json::from_slice(&codec::close_result(buf)).unwrap();
+                Ok(response["result"].clone())
+            }
+            Pending::Ready(Err(error)) => Err(error),
+            other => panic!("a sync command is ready: {other:?}"),
+        }
+    }
+
+    fn error(registration: &CommandRegistration, params: &str) -> (String, Value) {
+        let e = run(registration, Some(params)).unwrap_err();
+        assert_eq!(e.code(), codes::INVALID_PARAMS, "{}", e.message());
+        (
+            e.message().to_owned(),
+            e.data().cloned().unwrap_or_default(),
+        )
+    }
+
+    const ADD: &CommandRegistration = <add as CommandDef>::REGISTRATION;
+    const GREET: &CommandRegistration = <greet as CommandDef>::REGISTRATION;
+    const SHOUT: &CommandRegistration = <shout as CommandDef>::REGISTRATION;
+    const MIRROR: &CommandRegistration = <mirror as CommandDef>::REGISTRATION;
+
+    #[test]
+    fn by_name_and_by_position() {
+        assert_eq!(run(ADD, Some(r#"{"a":2,"b":3}"#)).unwrap(), 5);
+        assert_eq!(run(ADD, Some(r#"{"b":3,"a":2}"#)).unwrap(), 5, "any order");
+        assert_eq!(run(ADD, Some("[2,3]")).unwrap(), 5);
+        assert_eq!(
+            run(MIRROR, Some(r#"{"point":{"x":1,"y":2}}"#)).unwrap(),
+            json!({ "x": -1, "y": -2 })
+        );
+    }
+
+    #[test]
+    fn a_missing_argument_is_named_with_its_type() {
+        let (message, data) = error(ADD, r#"{"a":2}"#);
+        assert_eq!(message, "invalid argument `b`: missing argument");
+        assert_eq!(
+            data,
+            json!({ "argument": "b", "expected": "i64", "reason": "missing argument" })
+        );
+        let (_, data) = error(ADD, "[2]");
+        assert_eq!(data["argument"], "b");
+        let none = run(ADD, None).unwrap_err();
+        assert_eq!(none.data().unwrap()["argument"], "a", "no params at all");
+    }
+
+    #[test]
+    fn extra_keys_are_ignored_but_named_when_something_is_missing() {
+        assert_eq!(run(ADD, Some(r#"{"a":2,"b":3,"c":4}"#)).unwrap(), 5);
+        let (message, _) = error(ADD, r#"{"a":2,"B":3}"#);
+        assert!(message.contains("`B`"), "{message}");
+        let (message, _) = error(ADD, "[1,2,3]");
+        assert_eq!(
+            message,
+            "invalid params: too many positional arguments: the command takes 2"
+        );
+    }
+
+    #[test]
+    fn a_mistyped_argument_says_what_was_expected() {
+        let (message, data) = error(ADD, r#"{"a":"two","b":3}"#);
+        assert!(
+            message.starts_with("invalid argument `a`: invalid type: string"),
+            "{message}"
+        );
+        assert_eq!(data["expected"], "i64");
+        let (_, data) = error(MIRROR, r#"{"point":{"x":1}}"#);
+        assert_eq!(data["argument"], "point");
+        assert!(
+            data["reason"]
+                .as_str()
+                .unwrap()
+                .contains("missing field `y`")
+        );
+        let (message, _) = error(ADD, r#""not params""#);
+        assert!(message.starts_with("invalid params"), "{message}");
+    }
+
+    #[test]
+    fn options_may_be_omitted_or_null() {
+        assert_eq!(
+            run(GREET, Some(r#"{"name":"Ada"}"#)).unwrap(),
+            "Hello, Ada."
+        );
+        assert_eq!(
+            run(GREET, Some(r#"{"name":"Ada","excited":null}"#)).unwrap(),
+            "Hello, Ada."
+        );
+        assert_eq!(run(GREET, Some(r#"["Ada",true]"#)).unwrap(), "Hello, Ada!");
+        assert_eq!(error(GREET, r#"{"excited":true}"#).1["argument"], "name");
+    }
+
+    #[test]
+    fn borrowed_arguments_borrow_from_the_params() {
+        assert_eq!(run(SHOUT, Some(r#"{"text":"hi"}"#)).unwrap(), "HI");
+        assert_eq!(run(SHOUT, Some(r#"["hi"]"#)).unwrap(), "HI");
+        assert_eq!(
+            run(SHOUT, Some(r#"{"text":"caf\u00e9 \"x\""}"#)).unwrap(),
+            "CAFÉ \"X\"",
+            "a string with escapes is unescaped first"
+        );
+    }
+}

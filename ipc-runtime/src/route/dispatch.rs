@@ -371,3 +371,294 @@ impl InvokeSpan {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Routing of requests, notifications and batches, without a session.
+
+    use std::sync::Arc;
+
+    use ipc_core::codes;
+    use serde_json::json;
+
+    use super::*;
+    use crate::capability::{Acl, Capability, Permissions};
+    use crate::testing::{self, TestPeer, reply_text};
+
+    async fn answer(router: &Arc<Router>, text: &str, peer: Option<&dyn Peer>) -> Option<Value> {
+        let caller = peer.map_or(&router.backend, |p| p.caller());
+        reply_text(router.dispatch_text(text, caller, peer))
+            .await
+            .map(|t| testing::json(&t))
+    }
+
+    #[tokio::test]
+    async fn a_request_is_answered_with_its_result_by_name_or_position() {
+        let router = testing::router();
+        let by_name = r#"{"jsonrpc":"2.0","id":1,"method":"add","params":{"a":2,"b":3}}"#;
+        assert_eq!(
+            reply_text(router.dispatch_text(by_name, &router.backend, None))
+                .await
+                .as_deref(),
+            Some(r#"{"jsonrpc":"2.0","id":1,"result":5}"#),
+            "the response, byte for byte"
+        );
+        let by_position = r#"{"jsonrpc":"2.0","id":"x","method":"add","params":[2,3]}"#;
+        assert_eq!(
+            answer(&router, by_position, None).await.unwrap()["result"],
+            5
+        );
+    }
+
+    #[tokio::test]
+    async fn each_error_has_its_code() {
+        let router = testing::router();
+        let cases = [
+            ("{oops", codes::PARSE_ERROR, Value::Null),
+            (
+                r#"{"jsonrpc":"1.0","id":4,"method":"add"}"#,
+                codes::INVALID_REQUEST,
+                json!(4),
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":5,"method":"ad","params":{}}"#,
+                codes::METHOD_NOT_FOUND,
+                json!(5),
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":6,"method":"add","params":{"a":1}}"#,
+                codes::INVALID_PARAMS,
+                json!(6),
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":7,"method":"refuse","params":{"reason":"no"}}"#,
+                codes::COMMAND_ERROR,
+                json!(7),
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":8,"method":"explode"}"#,
+                codes::INTERNAL_ERROR,
+                json!(8),
+            ),
+        ];
+        for (text, code, id) in cases {
+            let reply = answer(&router, text, None).await.unwrap();
+            assert_eq!(reply["error"]["code"], code, "{text} → {reply}");
+            assert_eq!(reply["id"], id, "{text} → {reply}");
+        }
+        let unknown = answer(&router, r#"{"jsonrpc":"2.0","id":5,"method":"ad"}"#, None)
+            .await
+            .unwrap();
+        assert_eq!(unknown["error"]["data"]["suggestion"], "add");
+    }
+
+    #[tokio::test]
+    async fn the_acl_refuses_before_lookup_and_suggests_only_allowed_names() {
+        let mut acl = Acl::default();
+        acl.add(Capability::new("greeter").allow_invoke(["greet"]));
+        let router = testing::router_with(acl);
+        let peer = TestPeer::new(1, router.acl.named("greeter").unwrap());
+        let refused = answer(
+            &router,
+            r#"{"jsonrpc":"2.0","id":1,"method":"add","params":[1,2]}"#,
+            Some(&*peer),
+        )
+        .await
+        .unwrap();
+        assert_eq!(refused["error"]["code"], codes::FORBIDDEN);
+        assert_eq!(
+            refused["error"]["data"],
+            json!({ "kind": "invoke", "name": "add" })
+        );
+        // "adf" is one edit from "add", but the caller may not invoke "add": no hint.
+        let unknown = answer(
+            &router,
+            r#"{"jsonrpc":"2.0","id":2,"method":"adf"}"#,
+            Some(&*peer),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            unknown["error"]["code"],
+            codes::FORBIDDEN,
+            "unknown names are refused too"
+        );
+        let nobody = TestPeer::new(2, Permissions::none());
+        let refused = answer(
+            &router,
+            r#"{"jsonrpc":"2.0","id":3,"method":"greet","params":["x"]}"#,
+            Some(&*nobody),
+        )
+        .await
+        .unwrap();
+        assert_eq!(refused["error"]["code"], codes::FORBIDDEN);
+    }
+
+    #[tokio::test]
+    async fn a_notification_is_not_answered_and_naming_a_command_is_an_event() {
+        let router = testing::router();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        router.events.listen(
+            ipc_core::EventName::new("add").unwrap(),
+            Box::new(move |e| sink.lock().unwrap().push(e.raw_payload().get().to_owned())),
+            false,
+        );
+        let note = r#"{"jsonrpc":"2.0","method":"add","params":{"a":1}}"#;
+        assert!(answer(&router, note, None).await.is_none());
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [r#"{"a":1}"#],
+            "delivered as an event, not run"
+        );
+    }
+
+    #[tokio::test]
+    async fn batches_answer_in_one_array_and_skip_notifications() {
+        let router = testing::router();
+        let batch = r#"[
+            {"jsonrpc":"2.0","id":1,"method":"add","params":[1,1]},
+            {"jsonrpc":"2.0","method":"add","params":[1,1]},
+            {"jsonrpc":"2.0","id":2,"method":"slow","params":{"ms":1}},
+            {"jsonrpc":"2.0","id":3,"method":"nope"},
+            42
+        ]"#;
+        let reply = answer(&router, batch, None).await.unwrap();
+        let replies = reply.as_array().unwrap();
+        assert_eq!(replies.len(), 4, "{reply}");
+        let by_id = |id: Value| replies.iter().find(|r| r["id"] == id).unwrap().clone();
+        assert_eq!(by_id(json!(1))["result"], 2);
+        assert_eq!(by_id(json!(2))["result"], 1, "async members are awaited");
+        assert_eq!(by_id(json!(3))["error"]["code"], codes::METHOD_NOT_FOUND);
+        assert_eq!(by_id(Value::Null)["error"]["code"], codes::INVALID_REQUEST);
+
+        let only_notes = r#"[{"jsonrpc":"2.0","method":"x"},{"jsonrpc":"2.0","method":"y"}]"#;
+        assert!(answer(&router, only_notes, None).await.is_none());
+        let empty = answer(&router, "[]", None).await.unwrap();
+        assert_eq!(empty["error"]["code"], codes::INVALID_REQUEST);
+        let broken = answer(&router, "[1,", None).await.unwrap();
+        assert_eq!(broken["error"]["code"], codes::PARSE_ERROR);
+    }
+
+    #[tokio::test]
+    async fn a_batch_over_the_connections_limit_is_refused_whole() {
+        let router = testing::router();
+        let peer = TestPeer::with(1, Permissions::all(), |p| p.max_batch = 2);
+        let three = r#"[{"jsonrpc":"2.0","id":1,"method":"add","params":[1,1]},
+                        {"jsonrpc":"2.0","id":2,"method":"add","params":[1,1]},
+                        {"jsonrpc":"2.0","id":3,"method":"add","params":[1,1]}]"#;
+        let reply = answer(&router, three, Some(&*peer)).await.unwrap();
+        assert_eq!(reply["error"]["code"], codes::LIMIT_EXCEEDED);
+        assert_eq!(
+            reply["error"]["data"],
+            json!({ "limit": "batch size", "max": 2 })
+        );
+    }
+
+    #[tokio::test]
+    async fn async_commands_are_pending_with_their_request_id() {
+        let router = testing::router();
+        let text = r#"{"jsonrpc":"2.0","id":"slow-1","method":"slow","params":{"ms":1}}"#;
+        match router.dispatch_text(text, &router.backend, None) {
+            Reply::Pending { request, future } => {
+                assert_eq!(
+                    request.as_deref(),
+                    Some(r#""slow-1""#),
+                    "as written, quotes included"
+                );
+                let text = future.await.unwrap().into_string();
+                assert_eq!(text, r#"{"jsonrpc":"2.0","id":"slow-1","result":1}"#);
+            }
+            _ => panic!("an async command answers later"),
+        }
+    }
+
+    #[tokio::test]
+    async fn bytes_go_in_a_binary_frame_only_to_peers_that_take_them() {
+        let router = testing::router();
+        let text = r#"{"jsonrpc":"2.0","id":1,"method":"numbered","params":{"len":3}}"#;
+        let binary = TestPeer::with(1, Permissions::all(), |p| p.binary = true);
+        match router.dispatch_text(text, binary.caller(), Some(&*binary)) {
+            Reply::Ready(Response::Frame(frame)) => {
+                assert_eq!(
+                    frame.as_str(),
+                    r#"{"jsonrpc":"2.0","id":1,"result":{"$bytes":0},"attachments":[3]}"#
+                );
+                assert_eq!(frame.attachment().map(|b| b.to_vec()), Some(vec![0, 1, 2]));
+            }
+            _ => panic!("a binary frame"),
+        }
+        let plain = TestPeer::new(2, Permissions::all());
+        assert_eq!(
+            answer(&router, text, Some(&*plain)).await.unwrap()["result"],
+            json!([0, 1, 2])
+        );
+        let in_batch = format!("[{text}]");
+        assert_eq!(
+            answer(&router, &in_batch, Some(&*binary)).await.unwrap()[0]["result"],
+            json!([0, 1, 2]),
+            "a batch is one JSON array: no frames inside"
+        );
+    }
+
+    #[tokio::test]
+    async fn binary_frames_carry_one_message_with_its_attachments() {
+        let router = testing::router();
+        let peer = TestPeer::with(1, Permissions::all(), |p| p.binary = true);
+        let frame = |header: &str, body: &[u8]| BinaryMessage {
+            header: Bytes::copy_from_slice(header.as_bytes()),
+            attachments: vec![Bytes::copy_from_slice(body)],
+        };
+        let batch = frame(
+            r#"[{"jsonrpc":"2.0","id":1,"method":"add","params":[1,1]}]"#,
+            b"",
+        );
+        let reply = reply_text(router.dispatch_binary(&batch, &*peer))
+            .await
+            .unwrap();
+        assert_eq!(
+            testing::json(&reply)["error"]["code"],
+            codes::INVALID_REQUEST
+        );
+        let not_bytes = frame(
+            r#"{"jsonrpc":"2.0","id":2,"method":"mirror","params":{"point":{"$bytes":0}},"attachments":[1]}"#,
+            b"x",
+        );
+        let reply = testing::json(
+            &reply_text(router.dispatch_binary(&not_bytes, &*peer))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(
+            reply["error"]["code"],
+            codes::INVALID_PARAMS,
+            "a point is not bytes: {reply}"
+        );
+        assert_eq!(reply["error"]["data"]["argument"], "point");
+    }
+
+    #[tokio::test]
+    async fn in_process_calls_take_values_and_return_values() {
+        let router = testing::router();
+        let result = router
+            .invoke(
+                &router.backend,
+                "mirror",
+                json!({ "point": { "x": 1, "y": -2 } }),
+            )
+            .await;
+        assert_eq!(result.unwrap(), json!({ "x": -1, "y": 2 }));
+        let error = router
+            .invoke(&router.backend, "add", json!("nope"))
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), codes::INVALID_PARAMS);
+        assert_eq!(
+            router
+                .invoke(&router.backend, "slow", json!([2]))
+                .await
+                .unwrap(),
+            2
+        );
+    }
+}

@@ -288,3 +288,390 @@ fn tauri_emit_to(
     let p: EmitTo<'_> = params(method::TAURI_EMIT_TO, raw)?;
     router.emit_from_client(&p.event, p.payload, source.caller, p.target.into())
 }
+
+#[cfg(test)]
+mod tests {
+    //! Every reserved method, as a request and as a notification, without a session.
+
+    use std::sync::{Arc, Mutex};
+
+    use ipc_core::codes;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::capability::{Acl, Capability, Permissions};
+    use crate::testing::{self, TestPeer, reply_text};
+
+    async fn call(
+        router: &Arc<Router>,
+        peer: Option<&dyn Peer>,
+        method: &str,
+        params: Value,
+    ) -> Value {
+        let text =
+            json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }).to_string();
+        let caller = peer.map_or(&router.backend, |p| p.caller());
+        let reply = reply_text(router.dispatch_text(&text, caller, peer))
+            .await
+            .expect("a request is answered");
+        testing::json(&reply)
+    }
+
+    fn events_of(peer: &TestPeer) -> Vec<Value> {
+        peer.texts()
+            .iter()
+            .map(|t| testing::json(t))
+            .filter(|m| m["method"] == method::EVENT)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn listen_subscribes_once_per_name_and_unlisten_by_name_or_id() {
+        let router = testing::router();
+        let peer = TestPeer::new(1, Permissions::all());
+        let first = call(
+            &router,
+            Some(&*peer),
+            method::LISTEN,
+            json!({ "event": "news" }),
+        )
+        .await["result"]
+            .clone();
+        let again = call(
+            &router,
+            Some(&*peer),
+            method::LISTEN,
+            json!({ "event": "news" }),
+        )
+        .await["result"]
+            .clone();
+        assert!(first.is_u64());
+        assert_eq!(first, again, "one subscription per name");
+        router.emit(EventTarget::All, "news", &1).unwrap();
+        assert_eq!(events_of(&peer).len(), 1, "delivered once");
+        assert_eq!(router.events.subscriptions_of(peer.caller().client_id()), 1);
+
+        let by_name = call(
+            &router,
+            Some(&*peer),
+            method::UNLISTEN,
+            json!({ "event": "news" }),
+        )
+        .await;
+        assert_eq!(by_name["result"], true);
+        let twice = call(
+            &router,
+            Some(&*peer),
+            method::UNLISTEN,
+            json!({ "event": "news" }),
+        )
+        .await;
+        assert_eq!(twice["result"], false);
+        let id = call(
+            &router,
+            Some(&*peer),
+            method::LISTEN,
+            json!({ "event": "news" }),
+        )
+        .await["result"]
+            .clone();
+        let by_id = call(&router, Some(&*peer), method::UNLISTEN, json!({ "id": id })).await;
+        assert_eq!(by_id["result"], true);
+        router.emit(EventTarget::All, "news", &2).unwrap();
+        assert_eq!(events_of(&peer).len(), 1, "nothing after unlisten");
+        let neither = call(&router, Some(&*peer), method::UNLISTEN, json!({})).await;
+        assert_eq!(neither["error"]["code"], codes::INVALID_PARAMS);
+    }
+
+    #[tokio::test]
+    async fn listen_is_checked_limited_and_needs_a_connection() {
+        let mut acl = Acl::default();
+        acl.add(Capability::new("reader").allow_listen(["news:*"]));
+        let router = testing::router_with(acl);
+        let peer = TestPeer::with(1, router.acl.named("reader").unwrap(), |p| {
+            p.max_subscriptions = 2
+        });
+        let refused = call(
+            &router,
+            Some(&*peer),
+            method::LISTEN,
+            json!({ "event": "secrets" }),
+        )
+        .await;
+        assert_eq!(refused["error"]["code"], codes::FORBIDDEN);
+        let invalid = call(
+            &router,
+            Some(&*peer),
+            method::LISTEN,
+            json!({ "event": "has space" }),
+        )
+        .await;
+        assert_eq!(invalid["error"]["code"], codes::INVALID_PARAMS);
+        assert_eq!(invalid["error"]["data"]["argument"], "event");
+        for name in ["news:a", "news:b"] {
+            assert!(
+                call(
+                    &router,
+                    Some(&*peer),
+                    method::LISTEN,
+                    json!({ "event": name })
+                )
+                .await["result"]
+                    .is_u64()
+            );
+        }
+        let third = call(
+            &router,
+            Some(&*peer),
+            method::LISTEN,
+            json!({ "event": "news:c" }),
+        )
+        .await;
+        assert_eq!(third["error"]["code"], codes::LIMIT_EXCEEDED);
+        assert_eq!(
+            third["error"]["data"],
+            json!({ "limit": "subscriptions", "max": 2 })
+        );
+        let bad_params = call(
+            &router,
+            Some(&*peer),
+            method::LISTEN,
+            json!({ "name": "news:a" }),
+        )
+        .await;
+        assert_eq!(bad_params["error"]["code"], codes::INVALID_PARAMS);
+
+        let no_peer = call(&router, None, method::LISTEN, json!({ "event": "news:a" })).await;
+        assert_eq!(no_peer["error"]["code"], codes::METHOD_NOT_FOUND);
+        assert!(
+            no_peer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("connection")
+        );
+    }
+
+    #[tokio::test]
+    async fn emit_reaches_rust_and_subscribers_and_is_checked() {
+        let mut acl = Acl::default();
+        acl.add(
+            Capability::new("chatter")
+                .allow_emit(["chat"])
+                .allow_listen(["*"]),
+        );
+        let router = testing::router_with(acl);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        router.events.listen(
+            EventName::new("chat").unwrap(),
+            Box::new(move |e| {
+                sink.lock()
+                    .unwrap()
+                    .push((e.source().get(), e.raw_payload().get().to_owned()))
+            }),
+            false,
+        );
+        let permissions = router.acl.named("chatter").unwrap();
+        let alice = TestPeer::new(1, permissions.clone());
+        let bob = TestPeer::new(2, permissions);
+        call(
+            &router,
+            Some(&*bob),
+            method::LISTEN,
+            json!({ "event": "chat" }),
+        )
+        .await;
+
+        let sent = call(
+            &router,
+            Some(&*alice),
+            method::EMIT,
+            json!({ "event": "chat", "payload": "hi" }),
+        )
+        .await;
+        assert_eq!(sent["result"], Value::Null);
+        assert_eq!(*seen.lock().unwrap(), [(1, r#""hi""#.to_owned())]);
+        let received = events_of(&bob);
+        assert_eq!(received.len(), 1);
+        assert_eq!(
+            received[0]["params"],
+            json!({ "event": "chat", "payload": "hi", "source": 1 })
+        );
+
+        let to_backend = json!({ "event": "chat", "payload": 2, "target": "backend" });
+        call(&router, Some(&*alice), method::EMIT, to_backend).await;
+        assert_eq!(seen.lock().unwrap().len(), 2);
+        assert_eq!(events_of(&bob).len(), 1, "`backend` reaches Rust only");
+
+        let refused = call(
+            &router,
+            Some(&*alice),
+            method::EMIT,
+            json!({ "event": "other" }),
+        )
+        .await;
+        assert_eq!(refused["error"]["code"], codes::FORBIDDEN);
+        let mut everything = Acl::default();
+        everything.add(Capability::new("all").allow_all());
+        let open = testing::router_with(everything);
+        let anyone = TestPeer::new(3, open.acl.named("all").unwrap());
+        let runtime_name = call(
+            &open,
+            Some(&*anyone),
+            method::EMIT,
+            json!({ "event": "ipc:connected" }),
+        )
+        .await;
+        assert_eq!(
+            runtime_name["error"]["code"],
+            codes::INVALID_PARAMS,
+            "`ipc:` events are the runtime's"
+        );
+    }
+
+    #[tokio::test]
+    async fn events_reach_only_their_target() {
+        let router = testing::router();
+        let one = TestPeer::new(1, Permissions::all());
+        let two = TestPeer::new(2, Permissions::all());
+        for peer in [&one, &two] {
+            call(
+                &router,
+                Some(&**peer),
+                method::LISTEN,
+                json!({ "event": "ping" }),
+            )
+            .await;
+        }
+        router
+            .emit(EventTarget::Client(ipc_core::ClientId::new(2)), "ping", &())
+            .unwrap();
+        assert_eq!((events_of(&one).len(), events_of(&two).len()), (0, 1));
+        router
+            .emit(EventTarget::Label("label-1".into()), "ping", &())
+            .unwrap();
+        assert_eq!((events_of(&one).len(), events_of(&two).len()), (1, 1));
+        router.emit(EventTarget::Backend, "ping", &()).unwrap();
+        assert_eq!((events_of(&one).len(), events_of(&two).len()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn cancel_asks_the_connection() {
+        let router = testing::router();
+        let peer = TestPeer::new(1, Permissions::all());
+        peer.running.lock().unwrap().insert("7".into());
+        let cancelled = call(&router, Some(&*peer), method::CANCEL, json!({ "id": 7 })).await;
+        assert_eq!(cancelled["result"], true);
+        let again = call(&router, Some(&*peer), method::CANCEL, json!({ "id": 7 })).await;
+        assert_eq!(again["result"], false);
+        let string_id = call(&router, Some(&*peer), method::CANCEL, json!({ "id": "7" })).await;
+        assert_eq!(string_id["result"], false, "ids compare as written");
+        assert_eq!(*peer.cancelled.lock().unwrap(), ["7", "7", r#""7""#]);
+        let no_id = call(&router, Some(&*peer), method::CANCEL, json!({})).await;
+        assert_eq!(no_id["error"]["code"], codes::INVALID_PARAMS);
+    }
+
+    #[tokio::test]
+    async fn discover_lists_what_the_caller_may_invoke() {
+        let mut acl = Acl::default();
+        acl.add(Capability::new("math").allow_invoke(["add"]));
+        let router = testing::router_with(acl);
+        let peer = TestPeer::new(1, router.acl.named("math").unwrap());
+        let doc = call(&router, Some(&*peer), method::DISCOVER, json!([])).await["result"].clone();
+        let names: Vec<&str> = doc["methods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["add"]);
+        let everything = call(&router, None, method::DISCOVER, json!({})).await["result"].clone();
+        assert_eq!(
+            everything["methods"].as_array().unwrap().len(),
+            testing::registrations().len()
+        );
+    }
+
+    #[tokio::test]
+    async fn tauri_listeners_are_their_own_subscriptions() {
+        let router = testing::router();
+        let peer = TestPeer::new(1, Permissions::all());
+        let listen = |handler: u64| json!({ "event": "tick", "target": { "kind": "Any" }, "handler": handler });
+        let a =
+            call(&router, Some(&*peer), method::TAURI_LISTEN, listen(10)).await["result"].clone();
+        let b =
+            call(&router, Some(&*peer), method::TAURI_LISTEN, listen(11)).await["result"].clone();
+        assert_ne!(a, b, "each Tauri listener is separate");
+        router.emit(EventTarget::All, "tick", &5).unwrap();
+        let pushes = events_of(&peer);
+        assert_eq!(pushes.len(), 2);
+        let handlers: Vec<&Value> = pushes.iter().map(|p| &p["params"]["handler"]).collect();
+        assert_eq!(handlers, [&json!(10), &json!(11)]);
+        assert_eq!(pushes[0]["params"]["id"], a);
+
+        let removed = call(
+            &router,
+            Some(&*peer),
+            method::TAURI_UNLISTEN,
+            json!({ "event": "tick", "eventId": a }),
+        )
+        .await;
+        assert_eq!(removed["result"], Value::Null);
+        router.emit(EventTarget::All, "tick", &6).unwrap();
+        assert_eq!(
+            events_of(&peer).len(),
+            3,
+            "only the remaining listener hears it"
+        );
+
+        let emitted = call(
+            &router,
+            Some(&*peer),
+            method::TAURI_EMIT,
+            json!({ "event": "tick", "payload": 1 }),
+        )
+        .await;
+        assert_eq!(emitted["result"], Value::Null);
+        assert_eq!(events_of(&peer).len(), 4);
+        let to = json!({ "target": { "kind": "AnyLabel", "label": "elsewhere" }, "event": "tick" });
+        call(&router, Some(&*peer), method::TAURI_EMIT_TO, to).await;
+        assert_eq!(events_of(&peer).len(), 4, "another label's event");
+        let to =
+            json!({ "target": { "kind": "WebviewWindow", "label": "label-1" }, "event": "tick" });
+        call(&router, Some(&*peer), method::TAURI_EMIT_TO, to).await;
+        assert_eq!(events_of(&peer).len(), 5, "this connection's label");
+    }
+
+    #[tokio::test]
+    async fn unknown_reserved_methods_and_notifications() {
+        let router = testing::router();
+        let peer = TestPeer::new(1, Permissions::all());
+        let unknown = call(&router, Some(&*peer), "ipc.nope", json!({})).await;
+        assert_eq!(unknown["error"]["code"], codes::METHOD_NOT_FOUND);
+        assert!(
+            unknown["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("ipc.nope")
+        );
+        // As notifications, reserved methods take effect and answer nothing.
+        let note =
+            json!({ "jsonrpc": "2.0", "method": method::LISTEN, "params": { "event": "quiet" } })
+                .to_string();
+        assert!(
+            reply_text(router.dispatch_text(&note, peer.caller(), Some(&*peer)))
+                .await
+                .is_none()
+        );
+        assert_eq!(router.events.subscriptions_of(peer.caller().client_id()), 1);
+        let bad =
+            json!({ "jsonrpc": "2.0", "method": method::LISTEN, "params": { "event": "no good" } })
+                .to_string();
+        assert!(
+            reply_text(router.dispatch_text(&bad, peer.caller(), Some(&*peer)))
+                .await
+                .is_none(),
+            "refused silently"
+        );
+    }
+}

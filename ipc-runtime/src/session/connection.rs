@@ -234,3 +234,215 @@ impl fmt::Debug for Connection {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! A session's limits, subscriptions, cancellation and channels, driven
+    //! directly (no transport).
+
+    use std::time::Duration;
+
+    use ipc_core::EventTarget;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::testing::{self, json as parse};
+
+    fn open(
+        configure: impl FnOnce(ConnectOptions) -> ConnectOptions,
+    ) -> (Arc<Router>, Connection, Outbox) {
+        let router = testing::router();
+        let (connection, outbox) = Connection::open(&router, configure(ConnectOptions::default()));
+        (router, connection, outbox)
+    }
+
+    fn request(id: u64, method: &str, params: Value) -> String {
+        json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }).to_string()
+    }
+
+    fn drain(outbox: &mut Outbox) -> Vec<Value> {
+        std::iter::from_fn(|| outbox.try_recv())
+            .map(|m| parse(m.as_str()))
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_in_flight_are_bounded_and_reading_waits_for_a_slot() {
+        let (_router, connection, mut outbox) = open(|o| o.max_in_flight(1));
+        connection
+            .handle_text(&request(1, "slow", json!({ "ms": 1000 })))
+            .await;
+        assert_eq!(connection.in_flight(), 1);
+        let text = request(2, "slow", json!({ "ms": 1 }));
+        let second = connection.handle_text(&text);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(10), second)
+                .await
+                .is_err(),
+            "the second call waits for the first's slot"
+        );
+        connection
+            .handle_text(&request(3, "slow", json!({ "ms": 1 })))
+            .await;
+        let first = outbox.recv().await.map(|m| parse(m.as_str())).unwrap();
+        assert_eq!(first["id"], 1, "the slot frees when the first finishes");
+        assert_eq!(
+            outbox.recv().await.map(|m| parse(m.as_str())).unwrap()["id"],
+            3
+        );
+        connection.close();
+    }
+
+    #[tokio::test]
+    async fn events_past_the_outbox_are_dropped_counted_and_reported() {
+        let (router, connection, mut outbox) = open(|o| o.outbox_capacity(2));
+        connection
+            .handle_text(&request(1, "ipc.listen", json!({ "event": "tick" })))
+            .await;
+        assert_eq!(drain(&mut outbox).len(), 1, "the listen result");
+        for i in 0..5 {
+            router.emit(EventTarget::All, "tick", &i).unwrap();
+        }
+        assert_eq!(connection.dropped_events(), 3);
+        let kept = drain(&mut outbox);
+        assert_eq!(
+            kept.iter()
+                .map(|m| m["params"]["payload"].clone())
+                .collect::<Vec<_>>(),
+            [0, 1]
+        );
+        router.emit(EventTarget::All, "tick", &5).unwrap();
+        let next = drain(&mut outbox);
+        assert_eq!(
+            next[0],
+            json!({ "jsonrpc": "2.0", "method": "ipc.lagged", "params": { "dropped": 3 } })
+        );
+        assert_eq!(next[1]["params"]["payload"], 5, "then the event");
+        connection.close();
+    }
+
+    #[tokio::test]
+    async fn subscriptions_end_with_the_connection() {
+        let (router, connection, mut outbox) = open(|o| o);
+        let client = connection.client_id();
+        connection
+            .handle_text(&request(1, "ipc.listen", json!({ "event": "a" })))
+            .await;
+        connection
+            .handle_text(&request(2, "ipc.listen", json!({ "event": "b" })))
+            .await;
+        assert_eq!(connection.subscriptions(), 2);
+        connection.close();
+        assert_eq!(router.events.subscriptions_of(client), 0);
+        drain(&mut outbox);
+        router.emit(EventTarget::All, "a", &()).unwrap();
+        assert!(outbox.try_recv().is_none(), "nothing after close");
+    }
+
+    #[tokio::test]
+    async fn cancel_stops_a_running_call_and_frees_its_slot() {
+        let (_router, connection, mut outbox) = open(|o| o);
+        connection
+            .handle_text(&request(7, "slow", json!({ "ms": 60_000 })))
+            .await;
+        assert_eq!(connection.in_flight(), 1);
+        connection
+            .handle_text(&request(8, "ipc.cancel", json!({ "id": 7 })))
+            .await;
+        let answer = outbox.recv().await.map(|m| parse(m.as_str())).unwrap();
+        assert_eq!(
+            (answer["id"].clone(), answer["result"].clone()),
+            (json!(8), json!(true))
+        );
+        assert_eq!(connection.in_flight(), 0);
+        connection.close();
+        assert!(
+            outbox.recv().await.is_none(),
+            "the cancelled call never answers"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_channel_id_serves_one_call_at_a_time() {
+        let (_router, connection, mut outbox) = open(|o| o);
+        connection
+            .handle_text(&request(
+                1,
+                "hold",
+                json!({ "ms": 100, "out": "__CHANNEL__:5" }),
+            ))
+            .await;
+        connection
+            .handle_text(&request(
+                2,
+                "hold",
+                json!({ "ms": 1, "out": "__CHANNEL__:5" }),
+            ))
+            .await;
+        let refused = outbox.recv().await.map(|m| parse(m.as_str())).unwrap();
+        assert_eq!(refused["id"], 2);
+        assert_eq!(refused["error"]["code"], ipc_core::codes::INVALID_PARAMS);
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("already open")
+        );
+        let end = outbox.recv().await.map(|m| parse(m.as_str())).unwrap();
+        assert_eq!(
+            end["params"],
+            json!({ "channel": 5, "index": 0, "end": true })
+        );
+        assert_eq!(
+            outbox.recv().await.map(|m| parse(m.as_str())).unwrap()["id"],
+            1
+        );
+        connection
+            .handle_text(&request(3, "count", json!({ "to": 2, "out": 5 })))
+            .await;
+        let mut seen = Vec::new();
+        while seen.len() < 4 {
+            seen.push(outbox.recv().await.map(|m| parse(m.as_str())).unwrap());
+        }
+        assert_eq!(
+            seen[0]["params"],
+            json!({ "channel": 5, "index": 0, "message": 0 }),
+            "the id is free again"
+        );
+        assert_eq!(seen[1]["params"]["message"], 1);
+        assert!(seen.iter().any(|m| m["params"]["end"] == true));
+        assert!(seen.iter().any(|m| m["id"] == 3 && m["result"] == 2));
+        connection.close();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_lets_calls_drain_then_cancels_the_rest() {
+        let (router, connection, mut outbox) = open(|o| o);
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        for event in ["ipc:connected", "ipc:disconnected"] {
+            let sink = Arc::clone(&seen);
+            router.events.listen(
+                ipc_core::EventName::new(event).unwrap(),
+                Box::new(move |e| sink.lock().unwrap().push(e.name().to_owned())),
+                false,
+            );
+        }
+        connection
+            .handle_text(&request(1, "slow", json!({ "ms": 10 })))
+            .await;
+        connection
+            .handle_text(&request(2, "slow", json!({ "ms": 60_000 })))
+            .await;
+        assert_eq!(connection.shutdown(Duration::from_millis(100)).await, 1);
+        assert_eq!(
+            outbox.recv().await.map(|m| parse(m.as_str())).unwrap()["id"],
+            1
+        );
+        assert!(outbox.recv().await.is_none());
+        assert_eq!(
+            *seen.lock().unwrap(),
+            ["ipc:disconnected"],
+            "connected was emitted before listening"
+        );
+    }
+}
