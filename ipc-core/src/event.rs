@@ -180,7 +180,10 @@ impl<'de> Deserialize<'de> for EventName {
 
 /// Who receives an emitted event.
 ///
-/// On the wire: `"all"`, `"backend"`, `{"client": 7}` or `{"label": "main"}`.
+/// On the wire, one of the [`EventTarget::FORMS`]: `"all"`, `"backend"`,
+/// `{"client": 7}` or `{"label": "main"}`. That list is the one description
+/// of targets: `docs/protocol.md` and the JavaScript client's `ipc.d.ts` are
+/// checked against it by the test suite.
 ///
 /// ```
 /// use ipc_core::{ClientId, EventTarget};
@@ -204,7 +207,43 @@ pub enum EventTarget {
     Label(String),
 }
 
+/// One wire form of an [`EventTarget`], with what it reaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TargetForm {
+    /// The form as written in JSON, with a placeholder for the value:
+    /// `"all"`, `{"client": id}`.
+    pub json: &'static str,
+    /// A sample of the form, as serde writes it.
+    pub sample: &'static str,
+    /// Who receives an event sent to it.
+    pub reaches: &'static str,
+}
+
 impl EventTarget {
+    /// Every form a target takes on the wire, with what it reaches.
+    pub const FORMS: [TargetForm; 4] = [
+        TargetForm {
+            json: r#""all""#,
+            sample: r#""all""#,
+            reaches: "every Rust listener and every connection subscribed to the name (the default)",
+        },
+        TargetForm {
+            json: r#""backend""#,
+            sample: r#""backend""#,
+            reaches: "Rust listeners only",
+        },
+        TargetForm {
+            json: r#"{"client": id}"#,
+            sample: r#"{"client":7}"#,
+            reaches: "one connection, by its client id, if it subscribed to the name; no Rust listener",
+        },
+        TargetForm {
+            json: r#"{"label": label}"#,
+            sample: r#"{"label":"main"}"#,
+            reaches: "the connections with that label (a window's label), if they subscribed; no Rust listener",
+        },
+    ];
+
     /// Whether Rust listeners receive an event sent to this target.
     pub const fn reaches_backend(&self) -> bool {
         matches!(self, EventTarget::All | EventTarget::Backend)
@@ -326,5 +365,28 @@ mod tests {
         assert!(!main.reaches_client(me, Some("side")) && !main.reaches_client(me, None));
         let wire: EventTarget = serde_json::from_str(r#"{"label":"main"}"#).unwrap();
         assert_eq!(wire, main);
+    }
+
+    #[test]
+    fn the_documented_forms_are_the_serde_forms() {
+        let every = [
+            EventTarget::All,
+            EventTarget::Backend,
+            EventTarget::Client(ClientId::new(7)),
+            EventTarget::Label("main".into()),
+        ];
+        // A new variant fails to compile here until it has a form.
+        let index = |target: &EventTarget| match target {
+            EventTarget::All => 0,
+            EventTarget::Backend => 1,
+            EventTarget::Client(_) => 2,
+            EventTarget::Label(_) => 3,
+        };
+        for (target, form) in every.iter().zip(EventTarget::FORMS) {
+            assert_eq!(EventTarget::FORMS[index(target)], form);
+            assert_eq!(serde_json::to_string(target).unwrap(), form.sample);
+            let read: EventTarget = serde_json::from_str(form.sample).unwrap();
+            assert_eq!(&read, target);
+        }
     }
 }

@@ -30,5 +30,5 @@ pub mod push;
 
 pub use client::ClientId;
 pub use error::{ErrorObject, codes};
-pub use event::{EventName, EventTarget, InvalidEventName};
+pub use event::{EventName, EventTarget, InvalidEventName, TargetForm};
 pub use message::{Id, Notification, Request, Response};

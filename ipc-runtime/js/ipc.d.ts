@@ -60,8 +60,8 @@ export interface IpcEvent<T = any> {
 /** Removes a listener; calling it again does nothing. */
 export type UnlistenFn = () => Promise<void>;
 
-/** Who receives an emitted event. */
-export type EmitTarget = "all" | "backend" | { client: number };
+/** Who receives an emitted event (docs/protocol.md, "Event targets"). */
+export type EmitTarget = "all" | "backend" | { client: number } | { label: string };
 
 /** Values sent as bytes: any typed array, a DataView, an ArrayBuffer. */
 export type BinaryData = ArrayBuffer | ArrayBufferView;

@@ -515,7 +515,8 @@ export class IpcClient {
    * Emits an event through the backend.
    * @param {string} event
    * @param {unknown} [payload]
-   * @param {{ target?: "all" | "backend" | { client: number } }} [options] default "all".
+   * @param {{ target?: "all" | "backend" | { client: number } | { label: string } }} [options] default "all"
+   *   (docs/protocol.md, "Event targets").
    * @returns {Promise<void>} resolves once the server has dispatched it.
    */
   async emit(event, payload, { target } = {}) {
