@@ -18,11 +18,15 @@ import {
   type ErrorCodeValue,
   type IpcEvent,
   type NotificationHandler,
+  type Transport,
+  type TransportConnectOptions,
+  type TransportSocket,
   type UnlistenFn,
 } from "../../ipc-runtime/js/ipc.js";
 import { installTauriInternals, type TauriInternalsOptions } from "../../ipc-runtime/js/ipc-tauri.js";
 
 declare const SomeWebSocket: new (url: string, protocols?: string | string[]) => WebSocket;
+declare const someSocket: TransportSocket;
 
 async function main(): Promise<void> {
   const options: ConnectOptions = {
@@ -136,7 +140,26 @@ async function main(): Promise<void> {
   await installTauriInternals("ws://127.0.0.1:1234/ipc");
   await installTauriInternals(new URL("ws://127.0.0.1:1234/ipc"), { WebSocket: SomeWebSocket, label: "second" });
   tauri.close();
+
+  // Other transports: connect({ transport, ...options }).
+  const custom: Transport = { open: () => someSocket, binary: false, describe: "in-memory" };
+  const viaTransport: IpcClient = await connect({ transport: custom, timeout: 100, reconnect: true });
+  const transportOptions: TransportConnectOptions = { transport: { open: () => someSocket, binary: true } };
+  await connect(transportOptions);
+  await connect({ transport: { open: () => someSocket } }); // text-only by default
+  someSocket.addEventListener("message", (ev) => console.log(typeof ev.data === "string" ? ev.data.length : 0));
+  someSocket.addEventListener("close", (ev) => console.log(ev.code, ev.reason));
+  someSocket.send("{}");
+  someSocket.close(1000);
+  console.log(viaTransport.url);
 }
+
+// @ts-expect-error: WebSocket options do not go with a transport
+connect({ transport: { open: () => someSocket, binary: false }, protocols: [] });
+// @ts-expect-error: a transport has an open() method
+connect({ transport: { binary: false } });
+// @ts-expect-error: a transport goes in the one-argument form
+connect("ws://127.0.0.1:1/ipc", { transport: { open: () => someSocket, binary: false } });
 
 // @ts-expect-error: clients are made by connect(), not constructed
 new IpcClient();
