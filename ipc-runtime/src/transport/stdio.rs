@@ -38,8 +38,11 @@
 //!
 //! **End.** End of input ends the session: nothing more is read, calls still
 //! running get the [`shutdown_drain`](StdioServer::shutdown_drain) deadline
-//! to finish and have their responses written, the output is flushed, and
-//! `serve` returns. A write error (the parent closed our stdout) ends it too.
+//! to finish and have their responses written (the rest are cancelled), the
+//! output is flushed, and `serve` returns `Ok`. Writing what is left gets the
+//! same deadline again, so a parent that stopped reading cannot keep the
+//! process alive (`serve` then returns a [`StdioError::Write`] timeout). A
+//! write error (the parent closed our stdout) ends the session at once.
 //!
 //! **stdout belongs to the protocol.** Anything else written to stdout breaks
 //! the parent's parser: an application served over stdio must not print to
@@ -259,18 +262,46 @@ impl StdioServer {
                 return written.map_err(StdioError::Write);
             }
         };
-        let draining = async {
-            let cancelled = connection.shutdown(self.shutdown_drain).await;
-            if cancelled > 0 {
-                tracing::warn!(client = %client, cancelled, "calls cancelled at the end of input");
-            }
-            let _ = closing.send(());
+        // Running calls answer while the writer goes on, within the drain deadline.
+        let draining = connection.shutdown(self.shutdown_drain);
+        tokio::pin!(draining);
+        let drained = tokio::select! {
+            cancelled = &mut draining => Drained::Calls(cancelled),
+            written = &mut writing => Drained::Writer(written),
         };
-        let ((), written) = tokio::join!(draining, writing);
+        let (cancelled, written) = match drained {
+            Drained::Calls(cancelled) => {
+                let _ = closing.send(());
+                // Then what is queued is written, within the deadline again: a
+                // parent that stopped reading does not keep the process alive.
+                let written = tokio::time::timeout(self.shutdown_drain, &mut writing)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "the output was not read within the drain deadline",
+                        ))
+                    });
+                (cancelled, written)
+            }
+            // Writing failed: the calls' sends now fail fast.
+            Drained::Writer(written) => (draining.await, written),
+        };
+        if cancelled > 0 {
+            tracing::warn!(client = %client, cancelled, "calls cancelled at the end of input");
+        }
         tracing::debug!(client = %client, "stdio session ended");
         read.map_err(StdioError::Read)?;
         written.map_err(StdioError::Write)
     }
+}
+
+/// What finished first while draining.
+enum Drained {
+    /// Every call finished or was cancelled; this many were cancelled.
+    Calls(usize),
+    /// The writer stopped (writing failed).
+    Writer(io::Result<()>),
 }
 
 /// Which half of the session stopped first.
@@ -329,7 +360,8 @@ fn too_large(max: usize) -> ErrorObject {
 
 /// Writes each message as a line, flushing whenever the outbox is momentarily
 /// empty. Once `closing` fires (the session has drained), writes what is still
-/// queued, waits briefly for stragglers, flushes and ends.
+/// queued, waits briefly for stragglers, flushes and ends. The caller bounds
+/// how long that may take.
 async fn write_loop<W: AsyncWrite + Unpin>(
     writer: W,
     mut outbox: Outbox,
@@ -353,14 +385,10 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         }
         out.flush().await?;
     }
-    let rest = async {
-        while let Some(message) = outbox.recv().await {
-            write_line(&mut out, message).await?;
-        }
-        io::Result::Ok(())
-    };
-    if let Ok(written) = tokio::time::timeout(FINAL_GRACE, rest).await {
-        written?;
+    // Only the waiting is bounded here, never a write: a line is written whole.
+    let grace = tokio::time::Instant::now() + FINAL_GRACE;
+    while let Ok(Some(message)) = tokio::time::timeout_at(grace, outbox.recv()).await {
+        write_line(&mut out, message).await?;
     }
     out.flush().await
 }
@@ -752,6 +780,40 @@ mod tests {
         nobody.send(call).await;
         assert_eq!(nobody.json().await["error"]["code"], codes::FORBIDDEN);
         nobody.finish().await.expect("a clean end");
+    }
+
+    #[tokio::test]
+    async fn an_output_nobody_reads_does_not_hold_the_end_past_the_deadlines() {
+        let app = app();
+        let drain = Duration::from_millis(200);
+        let (mut input, server_input) = duplex(4096);
+        let (server_output, output) = duplex(1024);
+        let mut output = BufReader::new(output).lines();
+        let server = app.stdio().shutdown_drain(drain);
+        let session = tokio::spawn(server.serve_io(server_input, server_output));
+        input
+            .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ipc.listen\",\"params\":{\"event\":\"big\"}}\n")
+            .await
+            .expect("session alive");
+        tokio::time::timeout(WAIT, output.next_line())
+            .await
+            .expect("the subscription is confirmed")
+            .expect("in-memory pipe");
+        // From here on nobody reads (the pipe stays open): a 1 MiB event blocks the writer.
+        app.emit("big", &"x".repeat(1 << 20))
+            .expect("a valid event");
+        drop(input);
+        let started = Instant::now();
+        let ended = tokio::time::timeout(WAIT, session)
+            .await
+            .expect("the session ends although its output is not read")
+            .expect("no panic");
+        assert!(started.elapsed() < drain * 2 + Duration::from_secs(1));
+        match ended {
+            Err(StdioError::Write(e)) => assert_eq!(e.kind(), io::ErrorKind::TimedOut),
+            other => panic!("expected a write timeout, got {other:?}"),
+        }
+        drop(output);
     }
 
     #[tokio::test]
