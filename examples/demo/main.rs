@@ -5,11 +5,21 @@
 //! cargo run --example demo                 # port from $IPC_DEMO_PORT, else 8080
 //! cargo run --example demo -- --port 0     # any free port
 //! cargo run --example demo -- --export-bindings examples/demo/web/bindings.ts
+//! cargo run --example demo -- --stdio      # a sidecar: JSON-RPC lines on stdin/stdout
 //! ```
 //!
 //! The page (`web/`) is embedded in the binary and talks to the commands in
 //! `todos.rs` through the generated bindings (`web/bindings.ts`, and its
 //! JavaScript twin `web/bindings.js`, which the page loads), which call `/ipc.js`.
+//!
+//! With `--stdio` the same todo list is served to the parent process on
+//! stdin/stdout, one JSON-RPC message per line, and nothing else is printed on
+//! stdout (logs go to stderr). The demo exits with code 0 when stdin closes:
+//!
+//! ```text
+//! $ echo '{"jsonrpc":"2.0","id":1,"method":"todos.list","params":{}}' | cargo run -q --example demo -- --stdio
+//! {"jsonrpc":"2.0","id":1,"result":[]}
+//! ```
 
 mod todos;
 
@@ -19,14 +29,16 @@ use std::path::{Path, PathBuf};
 enum Mode {
     /// Serve on this port.
     Serve(u16),
+    /// Serve one session on stdin/stdout until stdin closes.
+    Stdio,
     /// Write the TypeScript bindings to this `.ts` path (and the JavaScript
     /// twin next to it), then exit.
     ExportBindings(PathBuf),
 }
 
-const USAGE: &str = "usage: demo [--port N]   (or IPC_DEMO_PORT=N; 0 picks a free port)\n       demo --export-bindings PATH.ts";
+const USAGE: &str = "usage: demo [--port N]   (or IPC_DEMO_PORT=N; 0 picks a free port)\n       demo --stdio             (JSON-RPC lines on stdin/stdout; exits when stdin closes)\n       demo --export-bindings PATH.ts";
 
-/// `--port N`, else `$IPC_DEMO_PORT`, else 8080; or `--export-bindings PATH`.
+/// `--port N`, else `$IPC_DEMO_PORT`, else 8080; or `--stdio`; or `--export-bindings PATH`.
 fn mode() -> Result<Mode, String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
@@ -41,6 +53,7 @@ fn mode() -> Result<Mode, String> {
             .parse()
             .map(Mode::Serve)
             .map_err(|_| format!("--port {value}: not a port number")),
+        ["--stdio"] => Ok(Mode::Stdio),
         ["--export-bindings", path] if path.ends_with(".ts") => {
             Ok(Mode::ExportBindings(path.into()))
         }
@@ -74,6 +87,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = todos::app()?;
     let port = match mode()? {
         Mode::Serve(port) => port,
+        // stdout carries the protocol only: nothing else may be printed.
+        Mode::Stdio => return Ok(app.serve_stdio().await?),
         Mode::ExportBindings(path) => return export_bindings(&app, &path),
     };
     let server = app

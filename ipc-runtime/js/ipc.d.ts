@@ -1,5 +1,6 @@
 // Type declarations for ipc.js, the frontend client of the IPC runtime
-// (JSON-RPC 2.0 over WebSocket; the wire format is docs/protocol.md).
+// (JSON-RPC 2.0 over WebSocket, or another {@link Transport}; the wire format
+// is docs/protocol.md).
 //
 // Bytes: commands returning `Vec<u8>`/`Bytes` resolve to a `Uint8Array` (a view
 // into the received frame), or to a `number[]` on a connection opened without
@@ -91,6 +92,38 @@ export interface ReconnectOptions {
   maxDelayMs?: number;
 }
 
+/**
+ * The WebSocket-like socket a {@link Transport} opens: the subset of the
+ * WebSocket interface ipc.js uses. Events: "open" once it is usable;
+ * "message" with `data` (a JSON-RPC message: a string, or a binary frame as
+ * an ArrayBuffer or a view); "close" with `code` and `reason`, once, also when
+ * it never opened; "error" (always followed by "close").
+ */
+export interface TransportSocket {
+  addEventListener(type: "open" | "error", listener: (event: Event) => void): void;
+  addEventListener(type: "message", listener: (event: { data: string | ArrayBuffer | ArrayBufferView }) => void): void;
+  addEventListener(type: "close", listener: (event: { code: number; reason: string }) => void): void;
+  /** Sends one message: a string, or a binary frame (only if the transport is `binary`). */
+  send(data: string | Uint8Array): void;
+  close(code?: number): void;
+}
+
+/**
+ * A way to reach the backend other than the default WebSocket, for
+ * `connect({ transport })`: ipc-stdio.js's `stdioTransport`, or your own.
+ */
+export interface Transport {
+  /** Opens a connection; called once per connect, and again at each reconnect. May throw. */
+  open(): TransportSocket;
+  /**
+   * Whether the connection carries binary frames (default false). When not
+   * `true`, the client never sends one: byte arguments go as JSON arrays of numbers.
+   */
+  readonly binary?: boolean;
+  /** How `client.url` and error messages name the connection. */
+  readonly describe?: string;
+}
+
 /** The shape of a WebSocket constructor: the browser's, Node's global one, or `ws`'s. */
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => any;
 
@@ -117,6 +150,12 @@ export interface ConnectOptions {
   onstatechange?: ((state: ConnectionState, previous: ConnectionState) => void) | null;
   /** Set as the client's `onnotification` before it starts connecting. */
   onnotification?: NotificationHandler | null;
+}
+
+/** Options of `connect({ transport, ...options })`: those of {@link ConnectOptions} that do not concern WebSocket. */
+export interface TransportConnectOptions extends Omit<ConnectOptions, "WebSocket" | "protocols"> {
+  /** How to reach the backend. */
+  transport: Transport;
 }
 
 /**
@@ -157,7 +196,7 @@ export declare class Channel<T = any> {
 /** A connection to the backend; create one with {@link connect}. */
 export declare class IpcClient {
   private constructor();
-  /** The WebSocket URL this client connects to. */
+  /** The WebSocket URL this client connects to (a transport's `describe`, for other transports). */
   readonly url: string;
   /** The connection's state. */
   readonly state: ConnectionState;
@@ -196,6 +235,11 @@ export declare class IpcClient {
  *   page's `?token=` query parameter.
  */
 export declare function connect(url?: string | URL, options?: ConnectOptions): Promise<IpcClient>;
+/**
+ * Opens a connection over another transport (e.g. `stdioTransport(child)`
+ * from ipc-stdio.js), like {@link connect} over WebSocket otherwise.
+ */
+export declare function connect(options: TransportConnectOptions): Promise<IpcClient>;
 
 /**
  * The URL {@link connect} uses when given none: the page's own

@@ -36,6 +36,15 @@
 // Everything else arrives through `onnotification(method, params)`, called for
 // every notification the server pushes (after the client has handled it), for
 // code built on top of this client such as ipc-tauri.js.
+//
+// Transports: WebSocket is the default. `connect({ transport })` takes any
+// other way of reaching the backend: an object with `open()`, returning a
+// WebSocket-like socket (`addEventListener("open" | "message" | "close" |
+// "error")`, `send(data)`, `close(code)`), `binary` (whether it carries
+// binary frames, default false: then the client sends bytes as JSON arrays of
+// numbers and never a binary frame) and optionally `describe` (what `url` and
+// error messages call it). Reconnecting calls `open()` again. ipc-stdio.js is
+// one for Node: a sidecar process driven over its stdin/stdout.
 
 /** JSON-RPC error codes used by the runtime (docs/protocol.md, "Errors"). */
 export const ErrorCode = Object.freeze({
@@ -402,6 +411,40 @@ export class Channel {
   }
 }
 
+// ---- transports ----
+
+/**
+ * The default transport: a WebSocket to `url`, with the `WebSocket` and
+ * `protocols` options of {@link connect}.
+ */
+function webSocketTransport(url, options) {
+  const WS = options.WebSocket ?? globalThis.WebSocket;
+  if (typeof WS !== "function") {
+    throw new TypeError(
+      "ipc: no WebSocket implementation found. In Node 20 run with `node --experimental-websocket`, " +
+        "or pass one: connect(url, { WebSocket }) with `import { WebSocket } from \"ws\"`",
+    );
+  }
+  const protocols = options.protocols ?? [SUBPROTOCOL];
+  return {
+    binary: true, // the server accepts binary frames from any client
+    describe: url,
+    open() {
+      const socket = new WS(url, protocols);
+      socket.binaryType = "arraybuffer"; // binary frames as ArrayBuffers (not Blobs or Buffers)
+      return socket;
+    },
+  };
+}
+
+/** Checks a transport given to {@link connect}. */
+function checkTransport(transport) {
+  if (transport === null || typeof transport !== "object" || typeof transport.open !== "function") {
+    throw new TypeError("ipc: a transport is an object with an open() method returning a socket");
+  }
+  return transport;
+}
+
 /**
  * A connection to the backend. Create one with {@link connect}.
  *
@@ -411,9 +454,9 @@ export class Channel {
  * params) => ...` to see every notification the server pushes.
  */
 export class IpcClient {
-  #url;
-  #WebSocket;
-  #protocols;
+  #transport;
+  #binary; // whether the transport carries binary frames
+  #describe; // the URL, or what the transport says it is
   #timeout;
   #backoff; // null when reconnect is off
   #delay = 0;
@@ -439,17 +482,10 @@ export class IpcClient {
   onnotification = null;
 
   /** @internal Use {@link connect}. */
-  constructor(url, options = {}) {
-    const WS = options.WebSocket ?? globalThis.WebSocket;
-    if (typeof WS !== "function") {
-      throw new TypeError(
-        "ipc: no WebSocket implementation found. In Node 20 run with `node --experimental-websocket`, " +
-          "or pass one: connect(url, { WebSocket }) with `import { WebSocket } from \"ws\"`",
-      );
-    }
-    this.#url = String(url);
-    this.#WebSocket = WS;
-    this.#protocols = options.protocols ?? [SUBPROTOCOL];
+  constructor(transport, options = {}) {
+    this.#transport = transport;
+    this.#binary = transport.binary === true;
+    this.#describe = String(transport.describe ?? "a custom transport");
     this.#timeout = options.timeout ?? 0;
     const r = options.reconnect;
     this.#backoff = r ? { ...DEFAULT_BACKOFF, ...(typeof r === "object" ? r : {}) } : null;
@@ -457,9 +493,9 @@ export class IpcClient {
     this.onnotification = options.onnotification ?? null;
   }
 
-  /** The WebSocket URL this client connects to. */
+  /** The WebSocket URL this client connects to (a transport's `describe`, for other transports). */
   get url() {
-    return this.#url;
+    return this.#describe;
   }
 
   /** "connecting" | "open" | "reconnecting" | "closed". */
@@ -551,7 +587,7 @@ export class IpcClient {
       }
       if (signal?.aborted) throw new IpcError(ErrorCode.CANCELLED, `ipc: \`${method}\` was cancelled`);
       const id = this.#nextId++;
-      const { data, channels } = encodeRequest(id, method, params, attach);
+      const { data, channels } = encodeRequest(id, method, params, attach && this.#binary);
       channels.forEach((channel) => channel[BIND](this)); // throws if one is in use or ended
       let timer;
       const onAbort = () => {
@@ -713,8 +749,10 @@ export class IpcClient {
   #openSocket() {
     let socket;
     try {
-      socket = new this.#WebSocket(this.#url, this.#protocols);
-      socket.binaryType = "arraybuffer"; // binary frames as ArrayBuffers (not Blobs or Buffers)
+      socket = this.#transport.open();
+      if (!socket || typeof socket.addEventListener !== "function") {
+        throw new TypeError("the transport's open() returned no socket");
+      }
     } catch (err) {
       this.#onClose(null, { code: 0, reason: err.message });
       return;
@@ -785,7 +823,7 @@ export class IpcClient {
     const detail = `code ${ev.code}${ev.reason ? `, ${ev.reason}` : ""}`;
     if (this.#openWaiter) {
       this.#setState("closed");
-      this.#openWaiter.reject(new IpcError(ErrorCode.DISCONNECTED, `ipc: could not connect to ${this.#url} (${detail})`));
+      this.#openWaiter.reject(new IpcError(ErrorCode.DISCONNECTED, `ipc: could not connect to ${this.#describe} (${detail})`));
       this.#openWaiter = null;
       return;
     }
@@ -793,7 +831,7 @@ export class IpcClient {
       this.#subs.clear(); // the server dropped this connection's subscriptions
       this.#unsubs.clear();
     }
-    const why = `the connection to ${this.#url} closed (${detail})`;
+    const why = `the connection to ${this.#describe} closed (${detail})`;
     if (!this.#backoff) {
       this.#setState("closed");
       this.#failPending(() => true, `${why} before the response arrived`);
@@ -812,10 +850,12 @@ export class IpcClient {
 /**
  * A request as a text frame, or as one binary frame when `attach` and binary
  * values are among the top-level params (or are the params). Returns the
- * frame and the {@link Channel}s found anywhere in the params.
+ * frame and the {@link Channel}s found anywhere in the params. Without
+ * `attach`, bytes become JSON arrays of numbers wherever they are.
  */
 function encodeRequest(id, method, params, attach) {
   const attachments = [];
+  if (!attach && isBinary(params)) params = [params]; // binary args are the first positional one
   if (attach) {
     const placeholder = (value) => ({ $bytes: attachments.push(bytesOf(value)) - 1 });
     const swap = (value) => (isBinary(value) ? placeholder(value) : value);
@@ -846,8 +886,13 @@ let defaultClient = null;
  * with `reconnect`, which only applies once connected). The new client becomes
  * the default one used by the module-level `invoke`, `listen`, `once`, `emit`.
  *
- * @param {string | URL} [url] default, in a browser: `ws(s)://<page host>/ipc`,
- *   with the page's `?token=` query parameter forwarded.
+ * Two forms: `connect(url?, options?)` over WebSocket, and
+ * `connect({ transport, ...options })` over another transport (see the top of
+ * this file, and ipc-stdio.js), where `WebSocket` and `protocols` do not apply.
+ *
+ * @param {string | URL | { transport: object }} [url] default, in a browser:
+ *   `ws(s)://<page host>/ipc`, with the page's `?token=` query parameter
+ *   forwarded. Or the options, with a `transport`.
  * @param {object} [options] `WebSocket` constructor (default globalThis.WebSocket),
  *   `timeout` (default invoke timeout in ms, default none), `reconnect`
  *   (boolean or `{ delayMs, maxDelayMs }`, default false), `protocols`
@@ -857,7 +902,17 @@ let defaultClient = null;
  * @returns {Promise<IpcClient>}
  */
 export async function connect(url, options = {}) {
-  const client = new IpcClient(url ?? defaultUrl(), options);
+  let transport;
+  if (url !== null && typeof url === "object" && !(url instanceof URL) && "transport" in url) {
+    if (arguments.length > 1) throw new TypeError("ipc: connect({ transport, ...options }) takes one argument");
+    options = url;
+    transport = checkTransport(options.transport);
+  } else if (options.transport !== undefined) {
+    throw new TypeError("ipc: give a URL or a transport, not both: connect({ transport, ...options })");
+  } else {
+    transport = webSocketTransport(String(url ?? defaultUrl()), options);
+  }
+  const client = new IpcClient(transport, options);
   await client[START]();
   defaultClient = client;
   return client;

@@ -369,6 +369,27 @@ impl App {
     ) -> std::io::Result<crate::transport::ws::ServerHandle> {
         self.server().serve(addr).await
     }
+
+    /// Starts configuring a stdio session for this app (see
+    /// [`transport::stdio`](crate::transport::stdio)).
+    #[cfg(feature = "stdio")]
+    pub fn stdio(&self) -> crate::transport::stdio::StdioServer {
+        crate::transport::stdio::StdioServer::new(Arc::clone(&self.router))
+    }
+
+    /// Serves this app on stdin and stdout with the default settings, until
+    /// stdin ends. Never print to stdout while it runs.
+    ///
+    /// ```rust,standalone_crate,no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let app = ipc_runtime::App::builder().build()?;
+    /// app.serve_stdio().await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "stdio")]
+    pub async fn serve_stdio(&self) -> Result<(), crate::transport::stdio::StdioError> {
+        self.stdio().serve().await
+    }
 }
 
 /// Describing the app: TypeScript bindings and OpenRPC.

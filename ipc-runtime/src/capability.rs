@@ -342,6 +342,7 @@ impl Acl {
 
     /// The tokens that grant something (a connection may present one instead
     /// of the server's launch token).
+    #[cfg(feature = "ws")]
     pub(crate) fn grant_tokens(&self) -> impl Iterator<Item = &str> {
         self.by_token.iter().map(|(token, _)| token.as_str())
     }

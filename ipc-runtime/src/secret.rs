@@ -9,6 +9,7 @@ pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// A fresh random token: 32 bytes from the OS, as 64 hex digits (URL-safe).
+#[cfg(any(feature = "ws", test))]
 pub(crate) fn token() -> std::io::Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;

@@ -3,6 +3,10 @@
 //! `ipc-e2e-server [--port N]` prints `http://127.0.0.1:PORT/` and
 //! `ws://127.0.0.1:PORT/ipc` on their own lines, then serves until it gets
 //! Ctrl-C (SIGINT) or is killed.
+//!
+//! `ipc-e2e-server --stdio` serves the same commands to its parent on
+//! stdin/stdout instead (one JSON-RPC message per line, nothing else on
+//! stdout), until stdin closes.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -228,11 +232,12 @@ fn markers(markers: State<Markers>) -> Vec<String> {
 }
 
 /// `--port N` (default 0: any free port), `--static DIR`, and `--token T`
-/// (default: a random one, as in production).
+/// (default: a random one, as in production); or `--stdio`.
 struct Args {
     port: u16,
     static_dir: Option<String>,
     token: Option<String>,
+    stdio: bool,
 }
 
 fn parse_args() -> Args {
@@ -240,6 +245,7 @@ fn parse_args() -> Args {
         port: 0,
         static_dir: None,
         token: None,
+        stdio: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -247,6 +253,7 @@ fn parse_args() -> Args {
             "--port" => parsed.port = args.next().and_then(|p| p.parse().ok()).unwrap_or(0),
             "--static" => parsed.static_dir = args.next(),
             "--token" => parsed.token = args.next(),
+            "--stdio" => parsed.stdio = true,
             _ => {}
         }
     }
@@ -264,6 +271,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .manage(Received::default())
         .manage(Markers::default())
         .build()?;
+    if args.stdio {
+        app.serve_stdio().await?;
+        return Ok(());
+    }
     let server = match args.static_dir {
         Some(dir) => app.server().static_dir(dir),
         None => app.server().asset(

@@ -18,11 +18,24 @@ import {
   type ErrorCodeValue,
   type IpcEvent,
   type NotificationHandler,
+  type Transport,
+  type TransportConnectOptions,
+  type TransportSocket,
   type UnlistenFn,
 } from "../../ipc-runtime/js/ipc.js";
 import { installTauriInternals, type TauriInternalsOptions } from "../../ipc-runtime/js/ipc-tauri.js";
+import {
+  stdioTransport,
+  type StdioReadable,
+  type StdioSource,
+  type StdioTransport,
+  type StdioWritable,
+} from "../../ipc-runtime/js/ipc-stdio.js";
 
 declare const SomeWebSocket: new (url: string, protocols?: string | string[]) => WebSocket;
+declare const someSocket: TransportSocket;
+declare const stdin: StdioWritable;
+declare const stdout: StdioReadable;
 
 async function main(): Promise<void> {
   const options: ConnectOptions = {
@@ -136,7 +149,35 @@ async function main(): Promise<void> {
   await installTauriInternals("ws://127.0.0.1:1234/ipc");
   await installTauriInternals(new URL("ws://127.0.0.1:1234/ipc"), { WebSocket: SomeWebSocket, label: "second" });
   tauri.close();
+
+  // Other transports: connect({ transport, ...options }).
+  const custom: Transport = { open: () => someSocket, binary: false, describe: "in-memory" };
+  const viaTransport: IpcClient = await connect({ transport: custom, timeout: 100, reconnect: true });
+  const transportOptions: TransportConnectOptions = { transport: { open: () => someSocket, binary: true } };
+  await connect(transportOptions);
+  await connect({ transport: { open: () => someSocket } }); // text-only by default
+  someSocket.addEventListener("message", (ev) => console.log(typeof ev.data === "string" ? ev.data.length : 0));
+  someSocket.addEventListener("close", (ev) => console.log(ev.code, ev.reason));
+  someSocket.send("{}");
+  someSocket.close(1000);
+  console.log(viaTransport.url);
+
+  // ipc-stdio.js: a ChildProcess-like value, or just its streams, or a function spawning one.
+  const child: StdioSource = { stdin, stdout, pid: 42 };
+  const stdio: StdioTransport = stdioTransport(child);
+  const notBinary: false = stdio.binary;
+  const name: string = stdio.describe;
+  await connect({ transport: stdio, onstatechange: (state) => console.log(state) });
+  await connect({ transport: stdioTransport(() => ({ stdin, stdout }), { describe: "sidecar" }), reconnect: { delayMs: 10 } });
+  console.log(notBinary, name);
 }
+
+// @ts-expect-error: WebSocket options do not go with a transport
+connect({ transport: stdioTransport({ stdin: null, stdout: null }), protocols: [] });
+// @ts-expect-error: a transport has an open() method
+connect({ transport: { binary: false } });
+// @ts-expect-error: a transport goes in the one-argument form
+connect("ws://127.0.0.1:1/ipc", { transport: stdioTransport({ stdin: null, stdout: null }) });
 
 // @ts-expect-error: clients are made by connect(), not constructed
 new IpcClient();

@@ -92,6 +92,7 @@ impl Router {
 
     /// The tokens that grant a capability (each lets a client connect, like
     /// a server's launch token).
+    #[cfg(feature = "ws")]
     pub(crate) fn grant_tokens(&self) -> impl Iterator<Item = &str> {
         self.acl.grant_tokens()
     }

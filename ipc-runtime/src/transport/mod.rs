@@ -5,7 +5,11 @@
 //! [`Connection`](crate::session::Connection): it turns what arrives into
 //! `handle_text`/`handle_binary` calls and writes out what the connection's
 //! `Outbox` yields; everything else (routing, limits, subscriptions, channels)
-//! is the session's. [`ws`] is the WebSocket server.
+//! is the session's. [`ws`] is the WebSocket server; [`stdio`] serves one
+//! session on stdin/stdout (or any reader/writer pair).
 
 #[cfg(feature = "ws")]
 pub mod ws;
+
+#[cfg(feature = "stdio")]
+pub mod stdio;
