@@ -232,7 +232,7 @@ async fn rpc_discover_over_the_socket_lists_what_the_connection_may_invoke() {
         .capability(Capability::new("user").allow_invoke(["todos.*", "ping"]))
         .capability(Capability::new("admin").allow_all())
         .default_capability("user")
-        .grant_token("admin-token", "admin")
+        .grant_token("admin-token-0123456789abcdef", "admin")
         .build()
         .unwrap();
     let server = app.serve("127.0.0.1:0").await.unwrap();
@@ -245,7 +245,7 @@ async fn rpc_discover_over_the_socket_lists_what_the_connection_may_invoke() {
     );
     let url = server
         .ws_url()
-        .replace(server.token().unwrap(), "admin-token");
+        .replace(server.token().unwrap(), "admin-token-0123456789abcdef");
     let mut admin = ipc_tests::WsClient::connect(&url).await;
     let doc = admin.call("rpc.discover", json!([])).await["result"].clone();
     assert_eq!(validate(&doc), ["admin.wipe", "ping", "todos.add"]);

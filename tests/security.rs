@@ -69,7 +69,7 @@ fn acl_app() -> App {
                 .allow_emit(["cursor:*"]),
         )
         .capability(Capability::new("admin").allow_all())
-        .grant_token("admin-secret", "admin")
+        .grant_token("admin-secret-0123456789abcdef", "admin")
         .default_capability("viewer")
         .build()
         .unwrap()
@@ -114,7 +114,7 @@ async fn a_forbidden_command_never_runs() {
     // The admin token grants more (and is accepted as a connection token).
     let url = server
         .ws_url()
-        .replace(server.token().unwrap(), "admin-secret");
+        .replace(server.token().unwrap(), "admin-secret-0123456789abcdef");
     let mut admin = WsClient::connect(&url).await;
     assert_eq!(admin.call("admin.wipe", json!({})).await["result"], 1);
     assert_eq!(wipes(&app), 1);
@@ -233,7 +233,7 @@ async fn deny_by_default_refuses_everything_to_unmatched_connections() {
     connection
         .handle_text(r#"{"jsonrpc":"2.0","id":1,"method":"todos.list"}"#)
         .await;
-    let reply: Value = serde_json::from_str(outbox.recv().await.unwrap().as_str()).unwrap();
+    let reply: Value = serde_json::from_str(&outbox.recv().await.unwrap().as_str()).unwrap();
     assert_eq!(reply["error"]["code"], codes::FORBIDDEN);
     connection.close();
 }
@@ -531,7 +531,7 @@ async fn a_slow_consumer_gets_a_bounded_queue_then_a_lag_notice() {
     );
     let mut ticks = Vec::new();
     while let Some(message) = outbox.try_recv() {
-        let m: Value = serde_json::from_str(message.as_str()).unwrap();
+        let m: Value = serde_json::from_str(&message.as_str()).unwrap();
         ticks.push(m["params"]["payload"].as_u64().unwrap());
     }
     assert_eq!(
@@ -541,12 +541,12 @@ async fn a_slow_consumer_gets_a_bounded_queue_then_a_lag_notice() {
     );
     // Once there is room, the client first learns how much it missed.
     app.emit("tick", &"next").unwrap();
-    let notice: Value = serde_json::from_str(outbox.recv().await.unwrap().as_str()).unwrap();
+    let notice: Value = serde_json::from_str(&outbox.recv().await.unwrap().as_str()).unwrap();
     assert_eq!(
         notice,
         json!({ "jsonrpc": "2.0", "method": "ipc.lagged", "params": { "dropped": 9992 } })
     );
-    let next: Value = serde_json::from_str(outbox.recv().await.unwrap().as_str()).unwrap();
+    let next: Value = serde_json::from_str(&outbox.recv().await.unwrap().as_str()).unwrap();
     assert_eq!(next["params"]["payload"], "next");
     connection.close();
 }

@@ -71,7 +71,7 @@ async fn messages_arrive_in_order_and_end_after_the_last() {
             .await
             .unwrap()
             .unwrap();
-        seen.push(parse(message.as_str()));
+        seen.push(parse(&message.as_str()));
     }
     for (i, message) in seen[..3].iter().enumerate() {
         assert_eq!(message["method"], "ipc.channel");
@@ -119,7 +119,7 @@ async fn a_slow_reader_makes_the_producer_wait_instead_of_growing_memory() {
             .await
             .unwrap()
             .unwrap();
-        let message = parse(message.as_str());
+        let message = parse(&message.as_str());
         if message["id"] == 1 {
             assert_eq!(message["result"], 1000);
             break;
@@ -170,7 +170,7 @@ async fn a_channel_id_serves_one_call_at_a_time() {
     let mut refused = None;
     let mut first_done = false;
     while refused.is_none() || !first_done {
-        let message = parse(outbox.recv().await.unwrap().as_str());
+        let message = parse(&outbox.recv().await.unwrap().as_str());
         if message["id"] == 2 {
             refused = Some(message["error"].clone());
         }
@@ -187,7 +187,7 @@ async fn a_channel_id_serves_one_call_at_a_time() {
         .handle_text(r#"{"jsonrpc":"2.0","id":3,"method":"flood","params":{"count":1,"sink":"__CHANNEL__:3"}}"#)
         .await;
     loop {
-        let message = parse(outbox.recv().await.unwrap().as_str());
+        let message = parse(&outbox.recv().await.unwrap().as_str());
         if message["id"] == 3 {
             assert!(message["result"].is_number(), "{message}");
             break;
@@ -225,7 +225,7 @@ async fn bytes_on_a_channel_are_binary_for_clients_that_accept_it() {
             )
             .await;
         let first = outbox.recv().await.unwrap();
-        let header = parse(first.as_str());
+        let header = parse(&first.as_str());
         assert_eq!(header["params"]["index"], 0);
         if binary {
             assert_eq!(header["params"]["message"], json!({ "$bytes": 0 }));
@@ -238,7 +238,7 @@ async fn bytes_on_a_channel_are_binary_for_clients_that_accept_it() {
             assert_eq!(header["params"]["message"], json!([255, 0, 254]));
             assert!(first.attachment().is_none());
         }
-        let second = parse(outbox.recv().await.unwrap().as_str());
+        let second = parse(&outbox.recv().await.unwrap().as_str());
         assert_eq!(second["params"]["message"], json!({ "not": "bytes" }));
         connection.close();
     }

@@ -274,12 +274,6 @@ impl EventTarget {
 /// ```
 #[derive(Debug, Serialize, Deserialize)]
 pub struct EventPush {
-    /// The event's name.
-    pub event: EventName,
-    /// The payload, as the emitter serialized it.
-    pub payload: Box<RawValue>,
-    /// Who emitted it: [`ClientId::BACKEND`] for Rust.
-    pub source: ClientId,
     /// For a Tauri listener (`plugin:event|listen`): the listener's id, which
     /// each of its pushes names (Tauri's `Event.id`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -287,6 +281,12 @@ pub struct EventPush {
     /// For a Tauri listener: the callback id it was registered with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handler: Option<u64>,
+    /// The event's name.
+    pub event: EventName,
+    /// The payload, as the emitter serialized it.
+    pub payload: Box<RawValue>,
+    /// Who emitted it: [`ClientId::BACKEND`] for Rust.
+    pub source: ClientId,
 }
 
 #[cfg(test)]

@@ -263,15 +263,41 @@ impl fmt::Debug for Permissions {
     }
 }
 
-/// What a connection presented, for deciding its capabilities.
-#[derive(Clone, Copy, Debug)]
+/// What a connection presented, for deciding its capabilities, and how far
+/// each part can be trusted.
+///
+/// * `token` was checked by the transport before the connection opened: it is
+///   the server's launch token, a window's token, or one given to
+///   [`grant_token`](crate::AppBuilder::grant_token) (or absent when the server
+///   requires none). Trustworthy.
+/// * `label` is bound by the server, never taken from the client: the
+///   WebSocket server gives one only to connections that present a window's
+///   token ([`ServerHandle::window_url`](crate::transport::ws::ServerHandle::window_url)).
+///   Trustworthy.
+/// * `origin` is what the client's `Origin` header says. Browsers cannot lie
+///   about it, but any other program can send what it likes, so it is offered
+///   only to connections that authenticated as the app's own pages (launch or
+///   window token, or their cookie), never alongside a token scoped by
+///   `grant_token`: such a token gets exactly its capabilities. Use it to tell
+///   your pages apart, not as a credential on its own.
+#[derive(Clone, Copy)]
 pub struct ConnectionInfo<'a> {
     /// The `Origin` header (browsers always send one).
     pub origin: Option<&'a str>,
-    /// The token from the WebSocket URL.
+    /// The token the connection authenticated with.
     pub token: Option<&'a str>,
-    /// The label from the WebSocket URL.
+    /// The label the server bound to the connection.
     pub label: Option<&'a str>,
+}
+
+impl fmt::Debug for ConnectionInfo<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectionInfo")
+            .field("origin", &self.origin)
+            .field("token", &crate::secret::Redacted(self.token))
+            .field("label", &self.label)
+            .finish()
+    }
 }
 
 /// The application's own rule: the capability names to grant a connection.
@@ -324,8 +350,17 @@ impl Acl {
             && !self.deny_by_default
     }
 
-    /// Every grant names a capability that exists.
+    /// Every grant names a capability that exists, and every grant token is
+    /// long enough to be a secret.
     pub(crate) fn check(&self) -> Result<(), BuildError> {
+        for (token, capability) in &self.by_token {
+            if !crate::secret::long_enough(token) {
+                return Err(BuildError::WeakToken {
+                    capability: capability.clone(),
+                    len: token.len(),
+                });
+            }
+        }
         let named = self
             .by_origin
             .iter()
@@ -353,19 +388,22 @@ impl Acl {
             return Permissions::all();
         }
         let mut names: Vec<String> = Vec::new();
-        if let Some(origin) = info.origin {
-            names.extend(
-                self.by_origin
-                    .iter()
-                    .filter(|(o, _)| o == origin)
-                    .map(|(_, c)| c.clone()),
-            );
-        }
         if let Some(token) = info.token {
             names.extend(
                 self.by_token
                     .iter()
                     .filter(|(t, _)| crate::secret::same(t.as_bytes(), token.as_bytes()))
+                    .map(|(_, c)| c.clone()),
+            );
+        }
+        // A scoped token gets its capabilities and no more: an `Origin` header
+        // is anyone's to write outside a browser.
+        let scoped = !names.is_empty();
+        if let Some(origin) = info.origin.filter(|_| !scoped) {
+            names.extend(
+                self.by_origin
+                    .iter()
+                    .filter(|(o, _)| o == origin)
                     .map(|(_, c)| c.clone()),
             );
         }
@@ -418,6 +456,8 @@ impl Acl {
 mod tests {
     use super::*;
 
+    const ADMIN: &str = "an-admin-token-long-enough-to-be-a-secret";
+
     #[test]
     fn glob_patterns() {
         let m = |p: &str, n: &str| Pattern::new(p).matches(n);
@@ -463,7 +503,7 @@ mod tests {
         acl.add(Capability::new("admin").allow_all());
         acl.add(Capability::new("guest").allow_invoke(["hello"]));
         acl.grant_origin("http://app".into(), "page".into());
-        acl.grant_token("t0p".into(), "admin".into());
+        acl.grant_token(ADMIN.into(), "admin".into());
         acl.grant_with(Arc::new(|i: &ConnectionInfo<'_>| {
             if i.label == Some("tools") {
                 vec!["admin".into()]
@@ -480,7 +520,7 @@ mod tests {
             !nobody.allows(Action::Invoke, "hello"),
             "configured ACL denies by default"
         );
-        let admin = acl.resolve(&info(Some("http://evil"), Some("t0p")));
+        let admin = acl.resolve(&info(Some("http://evil"), Some(ADMIN)));
         assert!(admin.allows(Action::Invoke, "admin.wipe"));
         let tools = acl.resolve(&ConnectionInfo {
             origin: None,
@@ -507,12 +547,60 @@ mod tests {
         );
         acl.add(Capability::new("sidecar").allow_invoke(["todos.*"]));
         acl.add(Capability::new("admin").allow_all());
-        acl.grant_token("t0p".into(), "admin".into());
+        acl.grant_token(ADMIN.into(), "admin".into());
         let sidecar = acl.vouched("sidecar");
         assert_eq!(sidecar.capabilities(), ["sidecar"]);
         assert!(!sidecar.allows(Action::Invoke, "admin.wipe"));
         let ghost = acl.vouched("ghost");
         assert!(!ghost.is_unrestricted() && !ghost.allows(Action::Invoke, "todos.list"));
+    }
+
+    #[test]
+    fn a_scoped_token_gains_nothing_from_an_origin() {
+        let mut acl = Acl::default();
+        acl.add(Capability::new("page").allow_invoke(["page.*"]));
+        acl.add(Capability::new("reader").allow_invoke(["read"]));
+        acl.grant_origin("http://app".into(), "page".into());
+        acl.grant_token(
+            "a-reader-token-long-enough-to-be-secret".into(),
+            "reader".into(),
+        );
+        let forged = acl.resolve(&info(
+            Some("http://app"),
+            Some("a-reader-token-long-enough-to-be-secret"),
+        ));
+        assert_eq!(
+            forged.capabilities(),
+            ["reader"],
+            "not the page's grants too"
+        );
+        let page = acl.resolve(&info(Some("http://app"), Some("the-launch-token")));
+        assert_eq!(
+            page.capabilities(),
+            ["page"],
+            "the app's own pages keep theirs"
+        );
+    }
+
+    #[test]
+    fn grant_tokens_must_be_long_enough_to_be_secrets() {
+        let mut acl = Acl::default();
+        acl.add(Capability::new("admin").allow_all());
+        acl.grant_token("admin-secret".into(), "admin".into());
+        let error = acl.check().unwrap_err();
+        assert!(
+            matches!(error, BuildError::WeakToken { len: 12, .. }),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn tokens_are_redacted_in_debug() {
+        let shown = format!("{:?}", info(Some("http://app"), Some(ADMIN)));
+        assert!(
+            !shown.contains(ADMIN) && shown.contains("redacted"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -255,6 +255,17 @@ pub enum BuildError {
         /// The name.
         name: String,
     },
+    /// A token given to [`grant_token`](crate::AppBuilder::grant_token) is too
+    /// short to be a secret.
+    #[error(
+        "the token granting `{capability}` is {len} characters long; a token must have at least 128 bits: 22 characters of URL-safe base64 or 32 of hex"
+    )]
+    WeakToken {
+        /// The capability it grants.
+        capability: String,
+        /// Its length.
+        len: usize,
+    },
     /// The same state type was managed twice.
     #[error("state of type `{type_name}` is managed twice; wrap one of them in a newtype")]
     DuplicateState {

@@ -6,7 +6,6 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, Weak};
 
-use ::bytes::Bytes;
 use ipc_core::ClientId;
 use serde::{Deserialize, Serialize};
 
@@ -178,7 +177,7 @@ impl TestPeer {
             .lock()
             .unwrap()
             .iter()
-            .map(|m| m.as_str().to_owned())
+            .map(|m| m.as_str().into_owned())
             .collect()
     }
 }
@@ -201,8 +200,8 @@ impl Peer for TestPeer {
         Box::pin(async { true })
     }
 
-    fn push_event(&self, message: Bytes) {
-        self.sent.lock().unwrap().push(Outbound::Text(message));
+    fn push_event(&self, message: Outbound) {
+        self.sent.lock().unwrap().push(message);
     }
 
     fn push_final(&self, message: Outbound) {

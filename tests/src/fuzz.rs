@@ -171,9 +171,9 @@ pub async fn binary_case(
         if message.attachment().is_none() {
             let text = message.as_str();
             let value: Value =
-                serde_json::from_str(text).map_err(|e| format!("not JSON ({e}): {text}"))?;
+                serde_json::from_str(&text).map_err(|e| format!("not JSON ({e}): {text}"))?;
             if value.get("method").is_none() {
-                check_answer(Some(text))?;
+                check_answer(Some(&text))?;
             }
         }
     }

@@ -98,33 +98,46 @@ pub(crate) fn join_batch(parts: Vec<Response>) -> Option<Response> {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(part.text());
+        out.extend_from_slice(&part.text());
     }
     out.push(b']');
     Some(Response::Text(out))
 }
 
-/// The `ipc.event` notification of an event. For a Tauri listener
-/// (`plugin:event|listen`) it also names the listener (`id`) and its callback
-/// (`handler`). Written once and shared by every frontend it goes to.
-pub(crate) fn event_message(
-    event: &str,
-    payload: &RawValue,
-    source: ClientId,
-    tauri_listener: Option<(u64, u64)>,
-) -> Bytes {
-    let mut buf = Vec::with_capacity(96 + event.len() + payload.get().len());
-    open_notification(&mut buf, method::EVENT);
-    buf.extend_from_slice(br#"{"event":""#);
+/// The shared part of an event's `ipc.event` notifications: from the
+/// event's name to the end, `"event":"<name>","payload":<payload>,"source":<id>}}`.
+/// Written once per emit and shared by every notification of it.
+pub(crate) fn event_body(event: &str, payload: &RawValue, source: ClientId) -> Bytes {
+    let mut buf = Vec::with_capacity(48 + event.len() + payload.get().len());
+    buf.extend_from_slice(br#""event":""#);
     buf.extend_from_slice(event.as_bytes());
     buf.extend_from_slice(br#"","payload":"#);
     buf.extend_from_slice(payload.get().as_bytes());
-    let _ = write!(buf, r#","source":{}"#, source.get());
-    if let Some((id, handler)) = tauri_listener {
-        let _ = write!(buf, r#","id":{id},"handler":{handler}"#);
-    }
-    buf.extend_from_slice(b"}}");
+    let _ = write!(buf, r#","source":{}}}}}"#, source.get());
     Bytes::from(buf)
+}
+
+/// The `ipc.event` notification of an event (an [`event_body`]), as sent to
+/// `ipc.listen` subscribers: one contiguous text, shared by all of them.
+pub(crate) fn event_message(body: &Bytes) -> Outbound {
+    let mut buf = Vec::with_capacity(64 + body.len());
+    open_notification(&mut buf, method::EVENT);
+    buf.push(b'{');
+    buf.extend_from_slice(body);
+    Outbound::text(buf)
+}
+
+/// The same notification for one Tauri listener (`plugin:event|listen`): it
+/// also names the listener (`id`) and its callback (`handler`). Only this head
+/// is the listener's own; the body is shared.
+pub(crate) fn tauri_event_message(body: &Bytes, listener: u64, handler: u64) -> Outbound {
+    let mut head = Vec::with_capacity(96);
+    open_notification(&mut head, method::EVENT);
+    let _ = write!(head, r#"{{"id":{listener},"handler":{handler},"#);
+    Outbound::SharedText {
+        head: Bytes::from(head),
+        body: Bytes::clone(body),
+    }
 }
 
 /// `{"jsonrpc":"2.0","method":"ipc.channel","params":{"channel":C,"index":I`
@@ -207,8 +220,8 @@ mod tests {
         .unwrap()
     }
 
-    fn text(outbound: &Outbound) -> &str {
-        outbound.as_str()
+    fn text(outbound: &Outbound) -> String {
+        outbound.as_str().into_owned()
     }
 
     fn raw(json: &str) -> Box<RawValue> {
@@ -265,10 +278,10 @@ mod tests {
             error_message(Some("2"), &ErrorObject::new(codes::METHOD_NOT_FOUND, "no")),
         ])
         .unwrap();
-        let parsed: Vec<WireResponse> = serde_json::from_slice(joined.text()).unwrap();
+        let parsed: Vec<WireResponse> = serde_json::from_slice(&joined.text()).unwrap();
         assert_eq!(parsed.len(), 2);
         assert_eq!(
-            joined.text(),
+            joined.text().into_owned(),
             serde_json::to_vec(&parsed).unwrap(),
             "written exactly as serde writes the typed batch"
         );
@@ -279,22 +292,33 @@ mod tests {
     fn events_match_event_push() {
         let payload = raw(r#"{"done":3}"#);
         let push = EventPush {
+            id: None,
+            handler: None,
             event: EventName::new("progress").unwrap(),
             payload: payload.clone(),
             source: ClientId::new(4),
-            id: None,
-            handler: None,
         };
-        let written = event_message("progress", &payload, ClientId::new(4), None);
-        assert_eq!(&written[..], notification(method::EVENT, &push).as_bytes());
+        let body = event_body("progress", &payload, ClientId::new(4));
+        let written = event_message(&body);
+        assert_eq!(text(&written), notification(method::EVENT, &push));
 
         let tauri = EventPush {
             id: Some(9),
             handler: Some(12),
             ..push
         };
-        let written = event_message("progress", &payload, ClientId::new(4), Some((9, 12)));
-        assert_eq!(&written[..], notification(method::EVENT, &tauri).as_bytes());
+        let written = tauri_event_message(&body, 9, 12);
+        assert_eq!(text(&written), notification(method::EVENT, &tauri));
+        match written {
+            Outbound::SharedText { body: shared, .. } => {
+                assert_eq!(
+                    shared.as_ptr(),
+                    body.as_ptr(),
+                    "the body is shared, not copied"
+                )
+            }
+            other => panic!("a shared text: {other:?}"),
+        }
     }
 
     #[test]

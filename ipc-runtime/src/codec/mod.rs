@@ -18,7 +18,8 @@ mod outbound;
 pub(crate) use binary::{BinaryMessage, decode as decode_binary};
 pub(crate) use json::{
     BYTES_PLACEHOLDER, channel_bytes, channel_end, channel_message, close_result, error_message,
-    error_text, event_message, join_batch, lagged, result_message, result_prefix,
+    error_text, event_body, event_message, join_batch, lagged, result_message, result_prefix,
+    tauri_event_message,
 };
 pub use outbound::Outbound;
 pub(crate) use outbound::Response;

@@ -1,6 +1,8 @@
 //! What the codec produces: [`Outbound`] messages for a client's queue, and
 //! [`Response`]s as the dispatcher returns them.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 
 use super::binary;
@@ -11,6 +13,15 @@ use super::binary;
 pub enum Outbound {
     /// A JSON-RPC message (UTF-8 text).
     Text(Bytes),
+    /// A JSON-RPC message in two pieces: a small `head` of its own and a
+    /// `body` shared with other messages (the same event going to several
+    /// listeners costs one copy of its payload, not one per listener).
+    SharedText {
+        /// The start of the message.
+        head: Bytes,
+        /// The rest, shared.
+        body: Bytes,
+    },
     /// A binary frame: `head` (length prefix and JSON header) then `body` (the
     /// one attachment). Kept apart so the body is never copied.
     Binary {
@@ -35,20 +46,26 @@ impl Outbound {
     }
 
     /// The JSON-RPC message: the whole text, or a binary frame's header.
-    pub fn as_str(&self) -> &str {
+    /// Borrowed, but for a [`SharedText`](Outbound::SharedText), whose pieces
+    /// are joined.
+    pub fn as_str(&self) -> Cow<'_, str> {
         // Built from `String`s and checked headers only, so always UTF-8.
+        fn text(bytes: &[u8]) -> &str {
+            std::str::from_utf8(bytes).unwrap_or("")
+        }
         match self {
-            Outbound::Text(bytes) => std::str::from_utf8(bytes).unwrap_or(""),
-            Outbound::Binary { head, .. } => {
-                std::str::from_utf8(head.get(4..).unwrap_or(&[])).unwrap_or("")
+            Outbound::Text(bytes) => Cow::Borrowed(text(bytes)),
+            Outbound::SharedText { head, body } => {
+                Cow::Owned(format!("{}{}", text(head), text(body)))
             }
+            Outbound::Binary { head, .. } => Cow::Borrowed(text(head.get(4..).unwrap_or(&[]))),
         }
     }
 
     /// A binary frame's attachment.
     pub fn attachment(&self) -> Option<&Bytes> {
         match self {
-            Outbound::Text(_) => None,
+            Outbound::Text(_) | Outbound::SharedText { .. } => None,
             Outbound::Binary { body, .. } => Some(body),
         }
     }
@@ -57,7 +74,9 @@ impl Outbound {
     pub fn len(&self) -> usize {
         match self {
             Outbound::Text(text) => text.len(),
-            Outbound::Binary { head, body } => head.len() + body.len(),
+            Outbound::SharedText { head, body } | Outbound::Binary { head, body } => {
+                head.len() + body.len()
+            }
         }
     }
 
@@ -89,15 +108,18 @@ impl Response {
         match self {
             Response::Text(text) => String::from_utf8(text)
                 .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-            Response::Frame(frame) => frame.as_str().to_owned(),
+            Response::Frame(frame) => frame.as_str().into_owned(),
         }
     }
 
     /// The JSON text (a frame's header for binary frames).
-    pub(crate) fn text(&self) -> &[u8] {
+    pub(crate) fn text(&self) -> Cow<'_, [u8]> {
         match self {
-            Response::Text(text) => text,
-            Response::Frame(frame) => frame.as_str().as_bytes(),
+            Response::Text(text) => Cow::Borrowed(text),
+            Response::Frame(frame) => match frame.as_str() {
+                Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
+                Cow::Owned(text) => Cow::Owned(text.into_bytes()),
+            },
         }
     }
 }

@@ -15,8 +15,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Weak;
 
-use bytes::Bytes;
-
 use crate::caller::Caller;
 use crate::codec::Outbound;
 
@@ -42,7 +40,7 @@ pub(crate) trait Peer: Send + Sync + 'static {
 
     /// Queues an event without waiting: when the queue is full the event is
     /// dropped, counted, and later reported with `ipc.lagged`.
-    fn push_event(&self, message: Bytes);
+    fn push_event(&self, message: Outbound);
 
     /// Queues a message from a context that cannot wait (a destructor).
     fn push_final(&self, message: Outbound);

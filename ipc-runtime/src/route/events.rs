@@ -11,13 +11,12 @@
 //! not kept alive by its subscriptions), and are also indexed by client, for
 //! `ipc.unlisten`, the per-connection limit, and removal when it closes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 
-use bytes::Bytes;
 use futures_util::FutureExt;
 use ipc_core::{ClientId, EventName, EventTarget};
 use serde::de::DeserializeOwned;
@@ -25,7 +24,7 @@ use serde_json::value::RawValue;
 
 use super::Router;
 use crate::caller::Caller;
-use crate::codec;
+use crate::codec::{self, Outbound};
 use crate::error::{BuildError, InvokeError};
 use crate::invoke::guard::{panic_message, spawn_detached};
 use crate::invoke::registry::ListenerRegistration;
@@ -95,12 +94,10 @@ impl ListenerId {
 
 type Callback = Box<dyn Fn(&Event) + Send + Sync>;
 
+/// A Rust listener.
 enum Handler {
     Closure(Callback),
     Registered(&'static ListenerRegistration),
-    /// A frontend's subscription: the event is pushed to its connection. With a
-    /// Tauri callback id, the push names this listener (`id`, `handler`).
-    Client(Weak<dyn Peer>, Option<u64>),
 }
 
 struct Entry {
@@ -110,9 +107,44 @@ struct Entry {
     fired: AtomicBool,
 }
 
+/// A frontend's subscription: the event is pushed to its connection. With a
+/// Tauri callback id, the push names this listener (`id`, `handler`).
+struct Subscriber {
+    peer: Weak<dyn Peer>,
+    tauri_handler: Option<u64>,
+}
+
+/// Everyone listening to one event name.
+#[derive(Default)]
+struct Listeners {
+    /// Rust listeners: few, and changed rarely, so copy-on-write; an emit
+    /// clones the `Arc` and runs them without a lock held (a listener may
+    /// listen, unlisten and emit).
+    rust: RwLock<Arc<[Arc<Entry>]>>,
+    /// Frontend subscriptions: many, so a map (subscribing and leaving cost
+    /// about the same however many there are), ordered by id so pushes go out
+    /// in subscription order; an emit pushes to them under this lock, which
+    /// pushing never waits on.
+    clients: Mutex<BTreeMap<ListenerId, Subscriber>>,
+}
+
+impl Listeners {
+    fn rust(&self) -> Arc<[Arc<Entry>]> {
+        Arc::clone(&self.rust.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn lock_clients(&self) -> MutexGuard<'_, BTreeMap<ListenerId, Subscriber>> {
+        self.clients.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.rust().is_empty() && self.lock_clients().is_empty()
+    }
+}
+
 #[derive(Default)]
 struct Table {
-    by_name: HashMap<EventName, Arc<[Arc<Entry>]>>,
+    by_name: HashMap<EventName, Arc<Listeners>>,
     names: HashMap<ListenerId, EventName>,
 }
 
@@ -133,6 +165,8 @@ impl ClientSubscriptions {
 
 /// Listeners by event name.
 pub(crate) struct EventBus {
+    /// Held only to find or change a name's [`Listeners`], never while
+    /// listeners run or events are pushed.
     table: RwLock<Table>,
     /// Frontend subscriptions by client. Locked before `table` when both are.
     clients: Mutex<HashMap<ClientId, ClientSubscriptions>>,
@@ -153,17 +187,29 @@ impl EventBus {
                     error,
                 }
             })?;
-            bus.insert(name, Handler::Registered(registration), false);
+            bus.insert_rust(name, Handler::Registered(registration), false);
         }
         Ok(bus)
     }
 
     /// A fresh id, shared with frontend subscriptions so ids never collide.
-    pub(crate) fn next_id(&self) -> ListenerId {
+    fn next_id(&self) -> ListenerId {
         ListenerId(self.next_id.fetch_add(1, Ordering::Relaxed))
     }
 
-    fn insert(&self, name: EventName, handler: Handler, once: bool) -> ListenerId {
+    fn write_table(&self) -> std::sync::RwLockWriteGuard<'_, Table> {
+        self.table.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The listeners of `name`, created if there are none yet; and records
+    /// that `id` listens to it.
+    fn listeners_for(&self, name: EventName, id: ListenerId) -> Arc<Listeners> {
+        let mut table = self.write_table();
+        table.names.insert(id, name.clone());
+        Arc::clone(table.by_name.entry(name).or_default())
+    }
+
+    fn insert_rust(&self, name: EventName, handler: Handler, once: bool) -> ListenerId {
         let id = self.next_id();
         let entry = Arc::new(Entry {
             id,
@@ -171,20 +217,24 @@ impl EventBus {
             once,
             fired: AtomicBool::new(false),
         });
-        let mut table = self.table.write().unwrap_or_else(|p| p.into_inner());
-        let list = table
-            .by_name
-            .entry(name.clone())
-            .or_insert_with(|| Arc::from([]));
-        let mut grown: Vec<Arc<Entry>> = list.iter().cloned().collect();
+        let listeners = self.listeners_for(name, id);
+        let mut rust = listeners.rust.write().unwrap_or_else(|p| p.into_inner());
+        let mut grown: Vec<Arc<Entry>> = rust.iter().cloned().collect();
         grown.push(entry);
-        *list = grown.into();
-        table.names.insert(id, name);
+        *rust = grown.into();
+        id
+    }
+
+    fn insert_client(&self, name: EventName, subscriber: Subscriber) -> ListenerId {
+        let id = self.next_id();
+        self.listeners_for(name, id)
+            .lock_clients()
+            .insert(id, subscriber);
         id
     }
 
     pub(crate) fn listen(&self, name: EventName, callback: Callback, once: bool) -> ListenerId {
-        self.insert(name, Handler::Closure(callback), once)
+        self.insert_rust(name, Handler::Closure(callback), once)
     }
 
     /// Subscribes a connection to `name` (`ipc.listen`: once per name; the
@@ -199,7 +249,11 @@ impl EventBus {
         if mine.len() >= peer.max_subscriptions() {
             return None;
         }
-        let id = self.insert(name.clone(), Handler::Client(peer.downgrade(), None), false);
+        let subscriber = Subscriber {
+            peer: peer.downgrade(),
+            tauri_handler: None,
+        };
+        let id = self.insert_client(name.clone(), subscriber);
         mine.by_name.insert(name, id);
         Some(id)
     }
@@ -217,11 +271,11 @@ impl EventBus {
         if mine.len() >= peer.max_subscriptions() {
             return None;
         }
-        let id = self.insert(
-            name,
-            Handler::Client(peer.downgrade(), Some(handler)),
-            false,
-        );
+        let subscriber = Subscriber {
+            peer: peer.downgrade(),
+            tauri_handler: Some(handler),
+        };
+        let id = self.insert_client(name, subscriber);
         mine.tauri.insert(id);
         Some(id)
     }
@@ -278,55 +332,63 @@ impl EventBus {
             .map_or(0, ClientSubscriptions::len)
     }
 
-    fn lock_clients(&self) -> std::sync::MutexGuard<'_, HashMap<ClientId, ClientSubscriptions>> {
+    fn lock_clients(&self) -> MutexGuard<'_, HashMap<ClientId, ClientSubscriptions>> {
         self.clients.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Removes a listener; `false` if there was none with that id.
+    /// Removes a listener or subscription; `false` if there was none with that id.
     pub(crate) fn unlisten(&self, id: ListenerId) -> bool {
-        let mut table = self.table.write().unwrap_or_else(|p| p.into_inner());
+        let mut table = self.write_table();
         let Some(name) = table.names.remove(&id) else {
             return false;
         };
-        if let Some(list) = table.by_name.get_mut(&name) {
-            let kept: Vec<Arc<Entry>> = list.iter().filter(|e| e.id != id).cloned().collect();
-            if kept.is_empty() {
-                table.by_name.remove(&name);
-            } else {
-                *list = kept.into();
-            }
+        let Some(listeners) = table.by_name.get(&name).map(Arc::clone) else {
+            return true;
+        };
+        if listeners.lock_clients().remove(&id).is_none() {
+            let mut rust = listeners.rust.write().unwrap_or_else(|p| p.into_inner());
+            let kept: Vec<Arc<Entry>> = rust.iter().filter(|e| e.id != id).cloned().collect();
+            *rust = kept.into();
+        }
+        if listeners.is_empty() {
+            table.by_name.remove(&name);
         }
         true
     }
 
     /// Number of Rust listeners for `name` (frontend subscriptions not counted).
     pub(crate) fn count(&self, name: &str) -> usize {
+        self.listeners(name).map_or(0, |(_, l)| l.rust().len())
+    }
+
+    fn listeners(&self, name: &str) -> Option<(EventName, Arc<Listeners>)> {
         let table = self.table.read().unwrap_or_else(|p| p.into_inner());
-        table.by_name.get(name).map_or(0, |list| {
-            list.iter()
-                .filter(|e| !matches!(e.handler, Handler::Client(..)))
-                .count()
-        })
+        table
+            .by_name
+            .get_key_value(name)
+            .map(|(name, listeners)| (name.clone(), Arc::clone(listeners)))
     }
 
     /// The `#[listen]` functions in the bus (found by `inventory` or
     /// registered by hand), for the bindings.
     pub(crate) fn registered(&self) -> Vec<&'static ListenerRegistration> {
-        let table = self.table.read().unwrap_or_else(|p| p.into_inner());
-        table
-            .by_name
-            .values()
-            .flat_map(|list| list.iter())
+        let all: Vec<Arc<Listeners>> = {
+            let table = self.table.read().unwrap_or_else(|p| p.into_inner());
+            table.by_name.values().cloned().collect()
+        };
+        all.iter()
+            .flat_map(|listeners| listeners.rust().to_vec())
             .filter_map(|entry| match entry.handler {
                 Handler::Registered(registration) => Some(registration),
-                _ => None,
+                Handler::Closure(_) => None,
             })
             .collect()
     }
 
-    /// Delivers an event to every Rust listener of its name (if the target
-    /// includes the backend) and queues it for every subscribed frontend the
-    /// target includes.
+    /// Delivers an event: queues it for every subscribed frontend the target
+    /// includes, then runs every Rust listener of its name (if the target
+    /// includes the backend). The notification's body (name, payload, source)
+    /// is written once for all frontends.
     pub(crate) fn deliver(
         &self,
         router: &Arc<Router>,
@@ -335,37 +397,20 @@ impl EventBus {
         source: &Caller,
         target: &EventTarget,
     ) {
-        let (name, list) = {
-            let table = self.table.read().unwrap_or_else(|p| p.into_inner());
-            match table.by_name.get_key_value(name) {
-                Some((name, list)) => (name.clone(), Arc::clone(list)),
-                None => return,
-            }
+        let Some((name, listeners)) = self.listeners(name) else {
+            return;
         };
         let event = Event {
             name,
             payload: Arc::clone(payload),
             source: source.client_id(),
         };
-        let to_backend = target.reaches_backend();
-        // Serialized once, shared by every subscribed frontend.
-        let mut frame: Option<Bytes> = None;
-        for entry in list.iter() {
-            if let Handler::Client(peer, tauri_handler) = &entry.handler {
-                let Some(peer) = peer.upgrade() else { continue };
-                let to = peer.caller();
-                if target.reaches_client(to.client_id(), to.label()) {
-                    let message = match tauri_handler {
-                        None => {
-                            Bytes::clone(frame.get_or_insert_with(|| event_frame(&event, None)))
-                        }
-                        Some(handler) => event_frame(&event, Some((entry.id, *handler))),
-                    };
-                    peer.push_event(message);
-                }
-                continue;
-            }
-            if !to_backend || (entry.once && entry.fired.swap(true, Ordering::AcqRel)) {
+        push_to_subscribers(&listeners, &event, target);
+        if !target.reaches_backend() {
+            return;
+        }
+        for entry in listeners.rust().iter() {
+            if entry.once && entry.fired.swap(true, Ordering::AcqRel) {
                 continue;
             }
             run(router, entry, &event, source);
@@ -376,15 +421,32 @@ impl EventBus {
     }
 }
 
-/// The `ipc.event` notification for an event; for a Tauri listener it also
-/// names the listener (`id`) and its callback (`handler`).
-fn event_frame(event: &Event, tauri_listener: Option<(ListenerId, u64)>) -> Bytes {
-    codec::event_message(
-        event.name.as_str(),
-        &event.payload,
-        event.source,
-        tauri_listener.map(|(id, handler)| (id.get(), handler)),
-    )
+/// Queues an event for the subscribers `target` reaches. Pushing never waits
+/// (a full queue drops the event for that connection and counts it), so this
+/// runs under the subscribers' lock.
+fn push_to_subscribers(listeners: &Listeners, event: &Event, target: &EventTarget) {
+    let subscribers = listeners.lock_clients();
+    if subscribers.is_empty() {
+        return;
+    }
+    let body = codec::event_body(event.name.as_str(), &event.payload, event.source);
+    let mut shared: Option<Outbound> = None;
+    for (id, subscriber) in subscribers.iter() {
+        let Some(peer) = subscriber.peer.upgrade() else {
+            continue;
+        };
+        let to = peer.caller();
+        if !target.reaches_client(to.client_id(), to.label()) {
+            continue;
+        }
+        let message = match subscriber.tauri_handler {
+            None => shared
+                .get_or_insert_with(|| codec::event_message(&body))
+                .clone(),
+            Some(handler) => codec::tauri_event_message(&body, id.get(), handler),
+        };
+        peer.push_event(message);
+    }
 }
 
 fn run(router: &Arc<Router>, entry: &Entry, event: &Event, source: &Caller) {
@@ -400,7 +462,6 @@ fn run(router: &Arc<Router>, entry: &Entry, event: &Event, source: &Caller) {
             }
         }
         Handler::Registered(registration) => run_registered(router, registration, event, source),
-        Handler::Client(..) => {}
     }
 }
 

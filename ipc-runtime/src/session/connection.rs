@@ -7,34 +7,16 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ipc_core::{ClientId, ErrorObject, codes};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
 use super::ConnectOptions;
+use super::outbox::{Outbox, outbox};
 use super::peer::{Session, SessionParts};
 use crate::caller::Caller;
 use crate::capability::ConnectionInfo;
 use crate::codec::{self, Outbound};
 use crate::route::{Reply, Router};
-
-/// What a connection has to send, in order. Ends when the connection is closed
-/// and every call it started has finished.
-#[derive(Debug)]
-pub struct Outbox {
-    receiver: mpsc::Receiver<Outbound>,
-}
-
-impl Outbox {
-    /// The next message, waiting for one.
-    pub async fn recv(&mut self) -> Option<Outbound> {
-        self.receiver.recv().await
-    }
-
-    /// The next message if one is waiting.
-    pub fn try_recv(&mut self) -> Option<Outbound> {
-        self.receiver.try_recv().ok()
-    }
-}
 
 /// One frontend's session: feed it messages, send what its [`Outbox`] yields.
 ///
@@ -76,7 +58,7 @@ impl Connection {
             },
         );
         tracing::debug!(client = %client, ?permissions, "connection opened");
-        let (sender, receiver) = mpsc::channel(options.outbox_capacity.max(1));
+        let (sender, outbox) = outbox(options.outbox_capacity, options.outbox_bytes);
         let session = Session::new(SessionParts {
             caller: Caller::with_permissions(client, options.origin, options.label, permissions),
             binary: options.binary,
@@ -91,7 +73,7 @@ impl Connection {
             in_flight: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
         };
         connection.emit_lifecycle("ipc:connected");
-        (connection, Outbox { receiver })
+        (connection, outbox)
     }
 
     /// The connection's client id.
@@ -262,7 +244,7 @@ mod tests {
 
     fn drain(outbox: &mut Outbox) -> Vec<Value> {
         std::iter::from_fn(|| outbox.try_recv())
-            .map(|m| parse(m.as_str()))
+            .map(|m| parse(&m.as_str()))
             .collect()
     }
 
@@ -284,10 +266,10 @@ mod tests {
         connection
             .handle_text(&request(3, "slow", json!({ "ms": 1 })))
             .await;
-        let first = outbox.recv().await.map(|m| parse(m.as_str())).unwrap();
+        let first = outbox.recv().await.map(|m| parse(&m.as_str())).unwrap();
         assert_eq!(first["id"], 1, "the slot frees when the first finishes");
         assert_eq!(
-            outbox.recv().await.map(|m| parse(m.as_str())).unwrap()["id"],
+            outbox.recv().await.map(|m| parse(&m.as_str())).unwrap()["id"],
             3
         );
         connection.close();
@@ -349,7 +331,7 @@ mod tests {
         connection
             .handle_text(&request(8, "ipc.cancel", json!({ "id": 7 })))
             .await;
-        let answer = outbox.recv().await.map(|m| parse(m.as_str())).unwrap();
+        let answer = outbox.recv().await.map(|m| parse(&m.as_str())).unwrap();
         assert_eq!(
             (answer["id"].clone(), answer["result"].clone()),
             (json!(8), json!(true))
@@ -379,7 +361,7 @@ mod tests {
                 json!({ "ms": 1, "out": "__CHANNEL__:5" }),
             ))
             .await;
-        let refused = outbox.recv().await.map(|m| parse(m.as_str())).unwrap();
+        let refused = outbox.recv().await.map(|m| parse(&m.as_str())).unwrap();
         assert_eq!(refused["id"], 2);
         assert_eq!(refused["error"]["code"], ipc_core::codes::INVALID_PARAMS);
         assert!(
@@ -388,13 +370,13 @@ mod tests {
                 .unwrap()
                 .contains("already open")
         );
-        let end = outbox.recv().await.map(|m| parse(m.as_str())).unwrap();
+        let end = outbox.recv().await.map(|m| parse(&m.as_str())).unwrap();
         assert_eq!(
             end["params"],
             json!({ "channel": 5, "index": 0, "end": true })
         );
         assert_eq!(
-            outbox.recv().await.map(|m| parse(m.as_str())).unwrap()["id"],
+            outbox.recv().await.map(|m| parse(&m.as_str())).unwrap()["id"],
             1
         );
         connection
@@ -402,7 +384,7 @@ mod tests {
             .await;
         let mut seen = Vec::new();
         while seen.len() < 4 {
-            seen.push(outbox.recv().await.map(|m| parse(m.as_str())).unwrap());
+            seen.push(outbox.recv().await.map(|m| parse(&m.as_str())).unwrap());
         }
         assert_eq!(
             seen[0]["params"],
@@ -435,7 +417,7 @@ mod tests {
             .await;
         assert_eq!(connection.shutdown(Duration::from_millis(100)).await, 1);
         assert_eq!(
-            outbox.recv().await.map(|m| parse(m.as_str())).unwrap()["id"],
+            outbox.recv().await.map(|m| parse(&m.as_str())).unwrap()["id"],
             1
         );
         assert!(outbox.recv().await.is_none());

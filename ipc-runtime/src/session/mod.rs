@@ -17,8 +17,10 @@
 
 mod connection;
 mod options;
+mod outbox;
 mod peer;
 
 pub use crate::codec::Outbound;
-pub use connection::{Connection, Outbox};
+pub use connection::Connection;
 pub use options::ConnectOptions;
+pub use outbox::Outbox;

@@ -1,12 +1,19 @@
 //! [`ConnectOptions`]: what a transport says about a new connection, and its limits.
 
-/// Settings of one connection.
-#[derive(Clone, Debug)]
+/// Settings of one connection, set by the transport that opens it.
+///
+/// `origin` and `token` are what the client presented (the transport has
+/// already checked the token); `label` and `capability` are identity the
+/// transport itself vouches for, never copied from anything the client sent.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct ConnectOptions {
     /// The `Origin` the client presented (browsers always send one).
     pub origin: Option<String>,
-    /// The client's label (Tauri's window label), addressed by `EventTarget::Label`.
+    /// The connection's label (a window's label), addressed by
+    /// `EventTarget::Label` and given to grant callbacks. Bound by the
+    /// transport (the WebSocket server takes it from a window's token), never
+    /// taken from the client's say-so.
     pub label: Option<String>,
     /// The token the client presented, for capability grants.
     pub token: Option<String>,
@@ -23,6 +30,11 @@ pub struct ConnectOptions {
     pub max_in_flight: usize,
     /// How many outgoing messages may wait for the transport (default 256).
     pub outbox_capacity: usize,
+    /// How many bytes of outgoing messages may wait for the transport
+    /// (default 4 MiB; one larger message still goes out alone). Events that
+    /// do not fit are dropped and reported with `ipc.lagged`; responses and
+    /// channel messages wait for room.
+    pub outbox_bytes: usize,
     /// The most requests in one batch (default 64).
     pub max_batch: usize,
     /// The most event subscriptions the connection may hold (default 256).
@@ -39,6 +51,7 @@ impl Default for ConnectOptions {
             binary: false,
             max_in_flight: 64,
             outbox_capacity: 256,
+            outbox_bytes: 4 << 20,
             max_batch: 64,
             max_subscriptions: 256,
         }
@@ -104,10 +117,34 @@ impl ConnectOptions {
         self
     }
 
+    /// These options, with another byte bound on the outbox.
+    #[must_use]
+    pub fn outbox_bytes(mut self, bytes: usize) -> Self {
+        self.outbox_bytes = bytes;
+        self
+    }
+
     /// These options, with another outbox capacity.
     #[must_use]
     pub fn outbox_capacity(mut self, messages: usize) -> Self {
         self.outbox_capacity = messages;
         self
+    }
+}
+
+impl std::fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("origin", &self.origin)
+            .field("label", &self.label)
+            .field("token", &crate::secret::Redacted(self.token.as_deref()))
+            .field("capability", &self.capability)
+            .field("binary", &self.binary)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("outbox_capacity", &self.outbox_capacity)
+            .field("outbox_bytes", &self.outbox_bytes)
+            .field("max_batch", &self.max_batch)
+            .field("max_subscriptions", &self.max_subscriptions)
+            .finish()
     }
 }

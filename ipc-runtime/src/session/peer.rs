@@ -6,10 +6,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use bytes::Bytes;
-use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
+use super::outbox::{OutboxSender, TrySendError};
 use crate::caller::Caller;
 use crate::codec::{self, Outbound};
 use crate::invoke::Peer;
@@ -51,7 +50,7 @@ pub(crate) struct Session {
     me: Weak<Session>,
     pub(super) caller: Caller,
     binary: bool,
-    outbound: mpsc::Sender<Outbound>,
+    outbound: OutboxSender,
     calls: Mutex<Calls>,
     /// Ids of the channels currently open on this connection.
     channels: Mutex<HashSet<u64>>,
@@ -66,7 +65,7 @@ pub(crate) struct Session {
 pub(super) struct SessionParts {
     pub(super) caller: Caller,
     pub(super) binary: bool,
-    pub(super) outbound: mpsc::Sender<Outbound>,
+    pub(super) outbound: OutboxSender,
     pub(super) max_batch: usize,
     pub(super) max_subscriptions: usize,
 }
@@ -93,7 +92,7 @@ impl Session {
 
     /// Queues a message, waiting for room; `false` if the client is gone.
     pub(super) async fn send_outbound(&self, message: Outbound) -> bool {
-        self.outbound.send(message).await.is_ok()
+        self.outbound.send(message).await
     }
 
     pub(super) fn in_flight(&self) -> usize {
@@ -138,31 +137,33 @@ impl Peer for Session {
     /// When the outbox is full the event is dropped and counted; before the
     /// next event that fits, the client is told how many it missed with an
     /// `ipc.lagged` notification.
-    fn push_event(&self, message: Bytes) {
-        let lagged = self.lagged.load(Ordering::Acquire);
+    fn push_event(&self, message: Outbound) {
+        // Taken whole, so two emitters never report the same drops twice.
+        let lagged = self.lagged.swap(0, Ordering::AcqRel);
         if lagged > 0 {
             match self.outbound.try_send(codec::lagged(lagged)) {
-                Ok(()) => {
-                    self.lagged.fetch_sub(lagged, Ordering::AcqRel);
+                Ok(()) => {}
+                Err(TrySendError::Closed) => return,
+                Err(TrySendError::Full(_)) => {
+                    self.lagged.fetch_add(lagged, Ordering::AcqRel);
+                    return self.drop_event();
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => return,
-                Err(mpsc::error::TrySendError::Full(_)) => return self.drop_event(),
             }
         }
-        match self.outbound.try_send(Outbound::Text(message)) {
-            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => self.drop_event(),
+        match self.outbound.try_send(message) {
+            Ok(()) | Err(TrySendError::Closed) => {}
+            Err(TrySendError::Full(_)) => self.drop_event(),
         }
     }
 
     /// Now if there is room, else from a task.
     fn push_final(&self, message: Outbound) {
-        if let Err(mpsc::error::TrySendError::Full(message)) = self.outbound.try_send(message)
+        if let Err(TrySendError::Full(message)) = self.outbound.try_send(message)
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
             let sender = self.outbound.clone();
             runtime.spawn(async move {
-                let _ = sender.send(message).await;
+                sender.send(message).await;
             });
         }
     }

@@ -388,6 +388,11 @@ async fn write_line<W: AsyncWrite + Unpin>(
             out.write_all(&text).await?;
             out.write_all(b"\n").await
         }
+        Outbound::SharedText { head, body } => {
+            out.write_all(&head).await?;
+            out.write_all(&body).await?;
+            out.write_all(b"\n").await
+        }
         // The session is opened with `binary: false`, so the connection never
         // produces one; a line cannot carry raw bytes anyway.
         Outbound::Binary { .. } => {

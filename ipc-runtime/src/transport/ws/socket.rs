@@ -276,6 +276,31 @@ async fn write_one(
                 .write_frame(Frame::text(Payload::Borrowed(&text)))
                 .await
         }
+        // A large shared body goes in a continuation frame, from where it lies.
+        Outbound::SharedText { head, body } if body.len() >= SPLIT_BINARY_AT => {
+            writer
+                .write_frame(Frame::new(
+                    false,
+                    OpCode::Text,
+                    None,
+                    Payload::Borrowed(&head),
+                ))
+                .await?;
+            writer
+                .write_frame(Frame::new(
+                    true,
+                    OpCode::Continuation,
+                    None,
+                    Payload::Borrowed(&body),
+                ))
+                .await
+        }
+        Outbound::SharedText { head, body } => {
+            let mut whole = Vec::with_capacity(head.len() + body.len());
+            whole.extend_from_slice(&head);
+            whole.extend_from_slice(&body);
+            writer.write_frame(Frame::text(Payload::Owned(whole))).await
+        }
         // A large attachment goes in a continuation frame of its own, so it is
         // written from where it lies instead of being copied behind the header.
         Outbound::Binary { head, body } if body.len() >= SPLIT_BINARY_AT => {
@@ -307,5 +332,6 @@ async fn write_one(
     }
 }
 
-/// Attachments at least this large are sent without copying (as a second frame).
+/// Attachments and shared bodies at least this large are sent without copying
+/// (as a second frame).
 const SPLIT_BINARY_AT: usize = 64 * 1024;
