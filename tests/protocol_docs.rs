@@ -1,10 +1,12 @@
 //! The protocol is described once and checked everywhere it is written down:
 //! `ipc-core`'s event target forms against `docs/protocol.md`'s table and the
-//! `EmitTarget` type of the JavaScript client's declarations (`ipc.d.ts`).
+//! `EmitTarget` type of the JavaScript client's declarations (`ipc.d.ts`), and
+//! its error codes against the client's `ErrorCode` (in `ipc.js` and
+//! `ipc.d.ts`) and the protocol's table of errors.
 
 use std::path::Path;
 
-use ipc_runtime::EventTarget;
+use ipc_runtime::{EventTarget, codes};
 
 fn read(relative: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -73,5 +75,44 @@ fn ipc_d_ts_declares_every_event_target() {
     assert_eq!(
         union, expected,
         "EmitTarget must be EventTarget::FORMS, in order"
+    );
+}
+
+#[test]
+fn the_js_client_and_the_protocol_doc_know_every_error_code() {
+    let js = read("ipc-runtime/js/ipc.js");
+    let declarations = read("ipc-runtime/js/ipc.d.ts");
+    let doc = read("docs/protocol.md");
+    let block = |text: &str, start: &str| -> String {
+        let from = text.find(start).unwrap_or_else(|| panic!("no `{start}`"));
+        let to = text[from..].find("};").map_or(text.len(), |end| from + end);
+        text[from..to].to_owned()
+    };
+    let js_codes = block(&js, "export const ErrorCode");
+    let declared = block(&declarations, "export declare const ErrorCode");
+    let count = |text: &str| text.matches(": -3").count();
+    for (name, code) in codes::ALL {
+        assert!(
+            js_codes.contains(&format!("{name}: {code},")),
+            "ipc.js's ErrorCode lacks {name}: {code}"
+        );
+        assert!(
+            declared.contains(&format!("readonly {name}: {code};")),
+            "ipc.d.ts's ErrorCode lacks {name}: {code}"
+        );
+        assert!(
+            doc.contains(&format!("| {code} |")),
+            "docs/protocol.md's errors lack {code}"
+        );
+    }
+    assert_eq!(
+        count(&js_codes),
+        codes::ALL.len(),
+        "ipc.js has codes ipc-core does not"
+    );
+    assert_eq!(
+        count(&declared),
+        codes::ALL.len(),
+        "ipc.d.ts has codes ipc-core does not"
     );
 }

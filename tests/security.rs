@@ -386,8 +386,9 @@ async fn an_oversized_message_is_refused_without_reading_it_into_memory() {
     // Open a socket by hand and announce a 1 GiB frame.
     let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
     let request = format!(
-        "GET /ipc?token={} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-        server.token().unwrap()
+        "GET /ipc?token={} HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        server.token().unwrap(),
+        server.local_addr()
     );
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut head = [0u8; 256];
@@ -576,8 +577,9 @@ async fn silent_peers_are_closed_and_live_ones_kept() {
     // A peer that completed the handshake and then went silent is closed.
     let mut silent = TcpStream::connect(server.local_addr()).await.unwrap();
     let request = format!(
-        "GET /ipc?token={} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-        server.token().unwrap()
+        "GET /ipc?token={} HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        server.token().unwrap(),
+        server.local_addr()
     );
     silent.write_all(request.as_bytes()).await.unwrap();
     let started = Instant::now();

@@ -70,8 +70,9 @@ async fn emit_reaches_rust_and_emit_to_reaches_the_label() {
         sink.lock().unwrap().push(event.payload::<Value>().unwrap())
     });
     let server = app.serve("127.0.0.1:0").await.unwrap();
-    let mut main = WsClient::connect(&format!("{}&label=main", server.ws_url())).await;
-    let mut side = WsClient::connect(&format!("{}&label=side", server.ws_url())).await;
+    // Labels are the server's to give: each window's own address carries one.
+    let mut main = WsClient::connect(&server.window_ws_url("main").unwrap()).await;
+    let mut side = WsClient::connect(&server.window_ws_url("side").unwrap()).await;
     for client in [&mut main, &mut side] {
         client
             .call(

@@ -393,7 +393,8 @@ async fn shutdown_cancels_calls_that_outlive_the_drain_deadline() {
 #[tokio::test]
 async fn the_server_serves_the_client_script_and_assets() {
     let (_app, server) = start().await;
-    let page = http_get(server.local_addr(), "/").await;
+    let token = server.token().unwrap().to_owned();
+    let page = http_get(server.local_addr(), &format!("/?token={token}")).await;
     assert!(
         page.starts_with("HTTP/1.1 200") && page.ends_with("<h1>hi</h1>"),
         "{page}"
@@ -402,7 +403,12 @@ async fn the_server_serves_the_client_script_and_assets() {
         page.to_lowercase().contains("referrer-policy: no-referrer"),
         "{page}"
     );
-    let script = http_get(server.local_addr(), "/ipc.js").await;
+    let without = http_get(server.local_addr(), "/").await;
+    assert!(
+        without.starts_with("HTTP/1.1 401"),
+        "every route wants the token: {without}"
+    );
+    let script = http_get(server.local_addr(), &format!("/ipc.js?token={token}")).await;
     assert!(
         script.contains("text/javascript") && script.contains("export async function connect"),
         "{}",
@@ -410,7 +416,7 @@ async fn the_server_serves_the_client_script_and_assets() {
     );
     let plain = http_get(server.local_addr(), "/ipc").await;
     assert!(plain.starts_with("HTTP/1.1 426"), "{plain}");
-    let missing = http_get(server.local_addr(), "/nope").await;
+    let missing = http_get(server.local_addr(), &format!("/nope?token={token}")).await;
     assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
     server.shutdown().await;
 }

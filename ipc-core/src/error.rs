@@ -35,6 +35,27 @@ pub mod codes {
     pub const TIMEOUT: i32 = -32004;
     /// The connection closed before the response arrived (raised by clients).
     pub const DISCONNECTED: i32 = -32005;
+    /// The connection made more calls (or emits) than its rate limit allows;
+    /// `data.retryAfterMs` says when the next one would be accepted.
+    pub const RATE_LIMITED: i32 = -32006;
+
+    /// Every named code, with its constant's name: the list `ipc.js`'s
+    /// `ErrorCode`, its declarations and `docs/protocol.md` are checked
+    /// against.
+    pub const ALL: [(&str, i32); 12] = [
+        ("PARSE_ERROR", PARSE_ERROR),
+        ("INVALID_REQUEST", INVALID_REQUEST),
+        ("METHOD_NOT_FOUND", METHOD_NOT_FOUND),
+        ("INVALID_PARAMS", INVALID_PARAMS),
+        ("INTERNAL_ERROR", INTERNAL_ERROR),
+        ("COMMAND_ERROR", COMMAND_ERROR),
+        ("FORBIDDEN", FORBIDDEN),
+        ("LIMIT_EXCEEDED", LIMIT_EXCEEDED),
+        ("CANCELLED", CANCELLED),
+        ("TIMEOUT", TIMEOUT),
+        ("DISCONNECTED", DISCONNECTED),
+        ("RATE_LIMITED", RATE_LIMITED),
+    ];
 
     /// A short, stable name for a code, for logs and messages.
     ///
@@ -55,6 +76,7 @@ pub mod codes {
             CANCELLED => "cancelled",
             TIMEOUT => "timeout",
             DISCONNECTED => "disconnected",
+            RATE_LIMITED => "rate limited",
             _ => "application error",
         }
     }
@@ -184,6 +206,15 @@ mod tests {
     }
 
     #[test]
+    fn every_code_is_listed_once_with_a_name() {
+        let mut seen = std::collections::HashSet::new();
+        for (_, code) in codes::ALL {
+            assert!(seen.insert(code), "{code} twice");
+            assert_ne!(codes::name(code), "application error", "{code} has no name");
+        }
+    }
+
+    #[test]
     fn framework_codes_are_in_the_server_error_range() {
         for code in [
             codes::COMMAND_ERROR,
@@ -192,6 +223,7 @@ mod tests {
             codes::CANCELLED,
             codes::TIMEOUT,
             codes::DISCONNECTED,
+            codes::RATE_LIMITED,
         ] {
             assert!((-32099..=-32000).contains(&code), "{code}");
             assert_ne!(codes::name(code), "application error");

@@ -5,7 +5,7 @@
 //
 //   <script type="module">
 //     const { installTauriInternals } = await import("/ipc-tauri.js");
-//     await installTauriInternals();        // ws(s)://<this host>/ipc?label=main
+//     await installTauriInternals();        // ws(s)://<this host>/ipc
 //     await import("/app.js");              // imports "@tauri-apps/api/core", ".../event"
 //   </script>
 //
@@ -61,17 +61,20 @@ let installed = null; // { client } of the latest install (client null while con
  *
  * @param {string | URL} [url] default: the page's `ws(s)://<host>/ipc` (as `connect`).
  * @param {object} [options] `label`: this window's label, sent as the `label`
- *   query parameter (default the URL's own, else "main"); `convertFileSrc(path,
- *   protocol)`; and any option of ipc.js's `connect` (`timeout`, `reconnect`,
- *   `WebSocket`, `protocols`, `onstatechange`, `onnotification`).
+ *   query parameter (default the URL's own: a window's page, opened with the
+ *   address `ServerHandle::window_url` gives, carries it; the server binds it
+ *   and refuses a label the browser was not given). Without one, the
+ *   connection has no label and `getCurrentWindow().label` reads "main".
+ *   Also `convertFileSrc(path, protocol)`; and any option of ipc.js's
+ *   `connect` (`timeout`, `reconnect`, `WebSocket`, `protocols`,
+ *   `onstatechange`, `onnotification`).
  * @returns {Promise<import("./ipc.js").IpcClient>}
  */
 export async function installTauriInternals(url, options = {}) {
   const { label, convertFileSrc, onnotification, ...connectOptions } = options;
   const target = new URL(String(url ?? defaultUrl()));
   if (label !== undefined) target.searchParams.set("label", String(label));
-  else if (!target.searchParams.has("label")) target.searchParams.set("label", "main");
-  const windowLabel = target.searchParams.get("label");
+  const windowLabel = target.searchParams.get("label") ?? "main";
 
   installed?.client?.close();
   const state = { client: null };

@@ -27,6 +27,8 @@ export declare const ErrorCode: {
   readonly TIMEOUT: -32004;
   /** Raised by the client for calls pending when the connection closed; never sent by the server. */
   readonly DISCONNECTED: -32005;
+  /** The connection's rate limit is spent; `data.retryAfterMs` says when to try again. */
+  readonly RATE_LIMITED: -32006;
 };
 
 /** One of the {@link ErrorCode} values. */

@@ -61,6 +61,8 @@ export const ErrorCode = Object.freeze({
   TIMEOUT: -32004,
   /** Raised by this client for calls pending when the connection closed; never sent by the server. */
   DISCONNECTED: -32005,
+  /** The connection's rate limit is spent; `data.retryAfterMs` says when to try again. */
+  RATE_LIMITED: -32006,
 });
 
 /**
@@ -264,8 +266,11 @@ function stringifyJson(value, replacer) {
 
 /**
  * The URL {@link connect} uses when given none: the page's own
- * `ws(s)://<host>/ipc`, forwarding its `?token=` query parameter. Throws a
- * TypeError outside a browser page.
+ * `ws(s)://<host>/ipc`, forwarding its `token` and `label` query parameters
+ * (a page opened with its token has it swapped for a session cookie, which
+ * the browser sends by itself; a window's page keeps its `label`, which the
+ * server checks against that session). Throws a TypeError outside a browser
+ * page.
  * @returns {string}
  */
 export function defaultUrl() {
@@ -273,9 +278,15 @@ export function defaultUrl() {
   if (!loc || !loc.host) {
     throw new TypeError("ipc: connect() needs a URL (e.g. ws://127.0.0.1:PORT/ipc) outside a browser page");
   }
-  const token = new URLSearchParams(loc.search).get("token");
+  const page = new URLSearchParams(loc.search);
+  const forwarded = new URLSearchParams();
+  for (const name of ["token", "label"]) {
+    const value = page.get(name);
+    if (value !== null) forwarded.set(name, value);
+  }
   const scheme = loc.protocol === "https:" ? "wss" : "ws";
-  return `${scheme}://${loc.host}/ipc` + (token === null ? "" : `?token=${encodeURIComponent(token)}`);
+  const query = forwarded.toString();
+  return `${scheme}://${loc.host}/ipc` + (query === "" ? "" : `?${query}`);
 }
 
 // ---- channels (docs/protocol.md, "Channels") ----

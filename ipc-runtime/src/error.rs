@@ -126,6 +126,25 @@ impl InvokeError {
         Self::new(codes::INVALID_PARAMS, message).with_serialized_data(&data)
     }
 
+    /// The caller's rate limit is spent; it may try again after `wait`.
+    pub(crate) fn rate_limited(wait: std::time::Duration) -> Self {
+        let retry_after_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
+        Self::new(
+            codes::RATE_LIMITED,
+            format!("too many calls: try again in {retry_after_ms} ms"),
+        )
+        .with_data(serde_json::json!({ "limit": "rate", "retryAfterMs": retry_after_ms }))
+    }
+
+    /// A name the client sent is longer than names may be.
+    pub(crate) fn name_too_long(what: &str, len: usize, max: usize) -> Self {
+        Self::new(
+            codes::LIMIT_EXCEEDED,
+            format!("{what} too long: {len} bytes; the limit is {max}"),
+        )
+        .with_data(serde_json::json!({ "limit": what, "max": max }))
+    }
+
     pub(crate) fn internal(message: impl Into<String>) -> Self {
         Self::new(codes::INTERNAL_ERROR, message)
     }

@@ -240,7 +240,13 @@ pub(crate) async fn reply_text(reply: crate::route::Reply) -> Option<String> {
     match reply {
         Reply::None => None,
         Reply::Ready(response) => Some(response.into_string()),
-        Reply::Pending { future, .. } => future.await.map(|r| r.into_string()),
+        Reply::Call(call) => Some(call.run_unlimited().await.into_string()),
+        Reply::Batch { mut ready, calls } => {
+            for call in calls {
+                ready.push(call.run_unlimited().await);
+            }
+            crate::codec::join_batch(ready).map(|r| r.into_string())
+        }
     }
 }
 

@@ -1,8 +1,10 @@
 //! The server the Node, browser and third-party-client tests talk to.
 //!
-//! `ipc-e2e-server [--port N]` prints `http://127.0.0.1:PORT/` and
-//! `ws://127.0.0.1:PORT/ipc` on their own lines, then serves until it gets
-//! Ctrl-C (SIGINT) or is killed.
+//! `ipc-e2e-server [--port N]` prints the page and WebSocket addresses of two
+//! windows (`window main http://…`, `window main ws://…`, and the same for
+//! `second`), then `http://127.0.0.1:PORT/?token=…` and
+//! `ws://127.0.0.1:PORT/ipc?token=…` on their own lines, and serves until it
+//! gets Ctrl-C (SIGINT) or is killed.
 //!
 //! `ipc-e2e-server --stdio` serves the same commands to its parent on
 //! stdin/stdout instead (one JSON-RPC message per line, nothing else on
@@ -288,6 +290,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => server,
     };
     let server = server.serve(("127.0.0.1", args.port)).await?;
+    // Two windows, whose labels the server binds to their own tokens (before
+    // the main addresses: test helpers stop reading at the `ws://` line).
+    for label in ["main", "second"] {
+        println!("window {label} {}", server.window_url(label)?);
+        println!("window {label} {}", server.window_ws_url(label)?);
+    }
     println!("{}", server.http_url());
     println!("{}", server.ws_url());
     tokio::signal::ctrl_c().await?;

@@ -30,7 +30,8 @@ const CHROMIUM_ARGS = [
 export async function startServer(binary, args = ["--port", "0"]) {
   const child = spawn(join(ROOT, binary), args, { stdio: ["ignore", "pipe", "inherit"] });
   const lines = createInterface({ input: child.stdout });
-  const urls = {};
+  /** `windows`: label -> { http, ws }, for servers that print windows' addresses. */
+  const urls = { windows: {} };
   await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${binary} printed no URLs within 15 s`)), 15_000);
     child.once("error", (e) => {
@@ -42,6 +43,12 @@ export async function startServer(binary, args = ["--port", "0"]) {
       reject(new Error(`${binary} exited with ${code} before printing its URLs`));
     });
     lines.on("line", (line) => {
+      const window = /^window (\S+) ((https?|wss?):\/\/\S+)$/.exec(line.trim());
+      if (window) {
+        const [, label, url, scheme] = window;
+        urls.windows[label] = { ...urls.windows[label], [scheme.startsWith("ws") ? "ws" : "http"]: url };
+        return;
+      }
       if (line.startsWith("http://")) urls.httpUrl = line.trim();
       if (line.startsWith("ws://")) urls.wsUrl = line.trim();
       if (urls.httpUrl && urls.wsUrl) {

@@ -133,10 +133,14 @@ test("an unmodified Tauri frontend runs against the backend", { timeout: 60_000 
   const logs = [];
   page.on("pageerror", (e) => problems.push(e.message));
   page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
-  // The page keeps the server's `?token=`, which the shim forwards to the WebSocket.
-  const page_url = new URL(server.httpUrl);
+  // The window "main"'s own address: the server swaps its token for a session
+  // cookie and sends the page on to `?label=main`, which the shim forwards to
+  // the WebSocket; the server checks the browser was given that window.
+  const page_url = new URL(server.windows.main.http);
   page_url.pathname = "/index.html";
   await page.goto(page_url.href);
+  assert.equal(new URL(page.url()).searchParams.get("token"), null, "the token left the address bar");
+  assert.equal(new URL(page.url()).searchParams.get("label"), "main");
   await page.waitForFunction(() => window.__results || window.__error, null, { timeout: 30_000 }).catch(() => {});
   const { results, error } = await page.evaluate(() => ({ results: window.__results, error: window.__error }));
   const context = `\npage errors: ${JSON.stringify(problems)}\nconsole:\n${logs.join("\n")}`;

@@ -168,9 +168,17 @@ export async function startProxy(upstreamUrl) {
   };
   const server = createServer((client) => {
     const upstream = tcpConnect(Number(proxy.upstream.port), proxy.upstream.hostname);
+    // Like a reverse proxy, it addresses the upstream by its own name: the
+    // server answers only requests whose Host is one of its names.
+    const ownHost = `Host: ${proxy.url ? new URL(proxy.url).host : ""}\r\n`;
+    const upstreamHost = `Host: ${proxy.upstream.host}\r\n`;
+    client.once("data", (first) => {
+      upstream.write(first.toString("latin1").replace(ownHost, upstreamHost), "latin1");
+      client.pipe(upstream);
+    });
+    upstream.pipe(client);
     for (const [a, b] of [[client, upstream], [upstream, client]]) {
       sockets.add(a);
-      a.pipe(b);
       a.on("error", () => b.destroy());
       a.on("close", () => {
         sockets.delete(a);

@@ -19,6 +19,7 @@ process.on("exit", () => {
  * Starts a server on a free port; resolves once it has printed its `ws://` URL.
  * `token` fixes the server's token (default: a random one).
  * @returns {Promise<{ wsUrl: string, httpUrl: string, pid: number,
+ *   windows: Record<string, { http: string, ws: string }>,
  *   stop(): Promise<void>, kill(): Promise<void>, output(): string }>}
  *   `stop` sends SIGINT (a graceful shutdown), `kill` sends SIGKILL; both
  *   wait for the exit;
@@ -59,6 +60,8 @@ export function startServer({ token } = {}) {
 
   return new Promise((resolve, reject) => {
     let httpUrl = null;
+    /** label -> { http, ws }: the windows the server printed. */
+    const windows = {};
     let buffered = "";
     let settled = false;
     const fail = (why) => {
@@ -78,6 +81,12 @@ export function startServer({ token } = {}) {
       const lines = (partial + chunk).split("\n");
       partial = lines.pop(); // not yet a complete line
       for (const line of lines.map((l) => l.trim())) {
+        const window = /^window (\S+) ((https?|wss?):\/\/\S+)$/.exec(line);
+        if (window) {
+          const [, label, url, scheme] = window;
+          windows[label] = { ...windows[label], [scheme.startsWith("ws") ? "ws" : "http"]: url };
+          continue;
+        }
         if (line.startsWith("http://")) httpUrl = line;
         if (!line.startsWith("ws://")) continue;
         settled = true;
@@ -87,6 +96,7 @@ export function startServer({ token } = {}) {
         resolve({
           wsUrl: line,
           httpUrl: httpUrl ?? line.replace(/^ws:/, "http:").replace(/ipc$/, ""),
+          windows,
           pid: child.pid,
           stop,
           kill: () => end("SIGKILL"),

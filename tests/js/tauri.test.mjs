@@ -27,7 +27,8 @@ describe("ipc-tauri", () => {
   let client;
   const sent = [];
   before(async () => {
-    client = await installTauriInternals(server.wsUrl, { WebSocket: spyWebSocket(sent) });
+    // The window's own address: its token binds the label "main".
+    client = await installTauriInternals(server.windows.main.ws, { WebSocket: spyWebSocket(sent) });
   });
   after(() => client?.close());
 
@@ -179,7 +180,7 @@ describe("ipc-tauri", () => {
     // this file's install stays in place, then put back.
     const saved = { ...window.__TAURI_INTERNALS__ };
     const savedEvents = { ...window.__TAURI_EVENT_PLUGIN_INTERNALS__ };
-    const second = await other.installTauriInternals(server.wsUrl, { WebSocket, label: "second" });
+    const second = await other.installTauriInternals(server.windows.second.ws, { WebSocket });
     try {
       assert.equal(window.__TAURI_INTERNALS__.metadata.currentWindow.label, "second");
       const got = collector();

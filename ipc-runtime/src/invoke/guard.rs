@@ -7,7 +7,7 @@ use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
 
-use super::{BoxFuture, Encoded, Pending};
+use super::{BoxFuture, Encoded, Pending, Running, Slot};
 use crate::error::InvokeError;
 
 /// Runs a shim, turning a panic while it starts (reading arguments, a sync
@@ -26,6 +26,42 @@ pub(crate) async fn guard(
     match AssertUnwindSafe(future).catch_unwind().await {
         Ok(result) => result,
         Err(panic) => Err(panicked(panic_message(panic.as_ref()))),
+    }
+}
+
+/// Runs the rest of a call to its result, holding `slot` until it has really
+/// finished: an async command's future with the panic guard, or a blocking
+/// job on tokio's blocking pool (which keeps running, and keeps its slot, if
+/// this future is dropped first).
+pub(crate) async fn finish(running: Running, slot: Slot) -> Result<Encoded, InvokeError> {
+    match running {
+        Running::Future(future) => {
+            let result = guard(future).await;
+            drop(slot);
+            result
+        }
+        Running::Blocking(job) => {
+            let Ok(handle) = tokio::runtime::Handle::try_current() else {
+                return Err(InvokeError::internal(
+                    "blocking commands need a tokio runtime",
+                ));
+            };
+            let task = handle.spawn_blocking(move || {
+                let _slot = slot;
+                job()
+            });
+            match task.await {
+                Ok(result) => result,
+                Err(e) if e.is_panic() => {
+                    let panic = e.into_panic();
+                    Err(panicked(panic_message(panic.as_ref())))
+                }
+                Err(_) => Err(InvokeError::new(
+                    ipc_core::codes::CANCELLED,
+                    "the blocking command was cancelled",
+                )),
+            }
+        }
     }
 }
 
@@ -91,6 +127,38 @@ mod tests {
             result.map(|_| ()).unwrap_err().code(),
             ipc_core::codes::INTERNAL_ERROR
         );
+    }
+
+    #[tokio::test]
+    async fn a_blocking_job_keeps_its_slot_until_it_has_finished() {
+        let slot: Slot = std::sync::Arc::new(());
+        let (started_tx, started) = std::sync::mpsc::channel();
+        let (release_tx, release) = std::sync::mpsc::channel::<()>();
+        let job = Running::Blocking(Box::new(move || {
+            let _ = started_tx.send(());
+            let _ = release.recv();
+            Ok(Encoded::Discarded)
+        }));
+        let call = tokio::spawn(finish(job, std::sync::Arc::clone(&slot)));
+        tokio::task::spawn_blocking(move || started.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        call.abort();
+        let _ = call.await;
+        assert_eq!(
+            std::sync::Arc::strong_count(&slot),
+            2,
+            "the cancelled job still holds it"
+        );
+        release_tx.send(()).unwrap();
+        for _ in 0..200 {
+            if std::sync::Arc::strong_count(&slot) == 1 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        panic!("the job's slot was not given back when it finished");
     }
 
     #[test]

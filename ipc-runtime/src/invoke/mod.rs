@@ -45,12 +45,15 @@ pub type CommandShim = fn(Invocation<'_>) -> Pending;
 /// What every listener shim looks like (the payload is in the invocation's params).
 pub type ListenerShim = fn(Invocation<'_>) -> Pending;
 
-/// The outcome of starting a command: finished, or a future to await.
+/// The outcome of starting a command: finished, or still to run.
 pub enum Pending {
     /// A sync command ran (or arguments were refused).
     Ready(Result<Encoded, InvokeError>),
-    /// An async or blocking command is running.
+    /// An async command is running.
     Future(BoxFuture<Result<Encoded, InvokeError>>),
+    /// A blocking command (`#[command(blocking)]`), not started yet: it starts
+    /// on tokio's blocking pool once its call holds a [`Slot`].
+    Blocking(Box<dyn FnOnce() -> Result<Encoded, InvokeError> + Send>),
 }
 
 impl std::fmt::Debug for Pending {
@@ -58,6 +61,7 @@ impl std::fmt::Debug for Pending {
         match self {
             Pending::Ready(r) => f.debug_tuple("Ready").field(r).finish(),
             Pending::Future(_) => f.write_str("Future(..)"),
+            Pending::Blocking(_) => f.write_str("Blocking(..)"),
         }
     }
 }
@@ -71,32 +75,35 @@ impl Pending {
         Pending::Future(Box::pin(future))
     }
 
-    /// Runs `job` on tokio's blocking pool (`#[command(blocking)]`).
+    /// A job for tokio's blocking pool (`#[command(blocking)]`), started later.
     pub fn blocking<F>(job: F) -> Self
     where
         F: FnOnce() -> Result<Encoded, InvokeError> + Send + 'static,
     {
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            return Pending::Ready(Err(InvokeError::internal(
-                "blocking commands need a tokio runtime",
-            )));
-        };
-        let task = handle.spawn_blocking(job);
-        Pending::future(async move {
-            match task.await {
-                Ok(result) => result,
-                Err(e) if e.is_panic() => {
-                    let panic = e.into_panic();
-                    Err(guard::panicked(guard::panic_message(panic.as_ref())))
-                }
-                Err(_) => Err(InvokeError::new(
-                    ipc_core::codes::CANCELLED,
-                    "the blocking command was cancelled",
-                )),
-            }
-        })
+        Pending::Blocking(Box::new(job))
+    }
+
+    /// The result now, or the rest of the call to run.
+    pub(crate) fn split(self) -> Result<Result<Encoded, InvokeError>, Running> {
+        match self {
+            Pending::Ready(result) => Ok(result),
+            Pending::Future(future) => Err(Running::Future(future)),
+            Pending::Blocking(job) => Err(Running::Blocking(job)),
+        }
     }
 }
+
+/// A call that did not finish when it started.
+pub(crate) enum Running {
+    Future(BoxFuture<Result<Encoded, InvokeError>>),
+    Blocking(Box<dyn FnOnce() -> Result<Encoded, InvokeError> + Send>),
+}
+
+/// What a running call holds so that it counts against its connection's
+/// in-flight limit (a session's permit; nothing for in-process calls). The
+/// call's future holds it; a blocking job holds a clone of its own until the
+/// job has really finished, even if its call was cancelled meanwhile.
+pub(crate) type Slot = std::sync::Arc<dyn Send + Sync>;
 
 /// The params of a call.
 #[derive(Clone, Copy, Debug)]

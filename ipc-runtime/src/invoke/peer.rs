@@ -55,6 +55,12 @@ pub(crate) trait Peer: Send + Sync + 'static {
     /// `false` if there is none.
     fn cancel(&self, request: &str) -> bool;
 
+    /// Takes one call's (or emit's) worth of the connection's rate limit;
+    /// `Err(wait)` when it is spent, with how long until it is not.
+    fn admit(&self) -> Result<(), std::time::Duration> {
+        Ok(())
+    }
+
     /// The most requests one batch may hold.
     fn max_batch(&self) -> usize;
 

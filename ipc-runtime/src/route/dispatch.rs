@@ -21,12 +21,19 @@ use crate::caller::Caller;
 use crate::capability::Action;
 use crate::codec::{self, BinaryMessage, Outbound, Response};
 use crate::error::InvokeError;
-use crate::invoke::guard::{self, guard};
+use crate::invoke::guard;
 use crate::invoke::registry::Command;
-use crate::invoke::{BoxFuture, Encoded, Invocation, InvokeContext, Out, Params, Peer, Pending};
+use crate::invoke::{
+    BoxFuture, Encoded, Invocation, InvokeContext, Out, Params, Peer, Pending, Slot,
+};
 
 /// The batch limit of entry points without a connection (`handle_message`).
 const DEFAULT_MAX_BATCH: usize = 64;
+
+/// The longest method name looked at. Longer ones are refused before lookup,
+/// suggestion or logging: each of those costs time or space in the name's
+/// length, and no command is named that long.
+pub(crate) const MAX_METHOD_LEN: usize = 256;
 
 /// The answer to one incoming message.
 pub(crate) enum Reply {
@@ -34,13 +41,34 @@ pub(crate) enum Reply {
     None,
     /// The response, ready now.
     Ready(Response),
-    /// The response will be ready when this completes (`None`: nothing to send).
-    Pending {
-        /// The request id as written, for `ipc.cancel` (`None` for batches).
-        request: Option<Box<str>>,
-        /// Produces the response.
-        future: BoxFuture<Option<Response>>,
+    /// A call still to run; its response comes when it finishes.
+    Call(Call),
+    /// A batch with calls still to run: its one response is the array of
+    /// `ready` and the calls' responses (when there is any).
+    Batch {
+        ready: Vec<Response>,
+        calls: Vec<Call>,
     },
+}
+
+/// A call that did not finish when it started: an async or blocking command.
+pub(crate) struct Call {
+    /// The request id as written, for `ipc.cancel`.
+    pub(crate) request: Box<str>,
+    run: Box<dyn FnOnce(Slot) -> BoxFuture<Response> + Send>,
+}
+
+impl Call {
+    /// Runs the call to its response, holding `slot` while it runs (see
+    /// [`Slot`]).
+    pub(crate) fn run(self, slot: Slot) -> BoxFuture<Response> {
+        (self.run)(slot)
+    }
+
+    /// Runs it with nothing to hold (in-process entry points).
+    pub(crate) fn run_unlimited(self) -> BoxFuture<Response> {
+        self.run(Arc::new(()))
+    }
 }
 
 /// Where a message came from: who sent it, on which connection (if it can
@@ -62,13 +90,13 @@ impl Router {
         };
         let span = InvokeSpan::new(found.registration.name, None);
         let cx = self.context(caller, found.registration.name);
-        match start(found, cx, Params::Value(&args), Out::Value) {
-            Pending::Ready(result) => {
+        match start(found, cx, Params::Value(&args), Out::Value).split() {
+            Ok(result) => {
                 span.finish(&result);
                 Invoked::ready(result.map(Encoded::into_value))
             }
-            Pending::Future(future) => Invoked(Inner::Running(Box::pin(async move {
-                let result = guard(future).await;
+            Err(running) => Invoked(Inner::Running(Box::pin(async move {
+                let result = guard::finish(running, Arc::new(())).await;
                 span.finish(&result);
                 result.map(Encoded::into_value)
             }))),
@@ -81,7 +109,12 @@ impl Router {
         let reply = match self.dispatch_text(text, &self.backend, None) {
             Reply::None => None,
             Reply::Ready(response) => Some(response),
-            Reply::Pending { future, .. } => future.await,
+            Reply::Call(call) => Some(call.run_unlimited().await),
+            Reply::Batch { mut ready, calls } => {
+                let running = calls.into_iter().map(Call::run_unlimited);
+                ready.extend(futures_util::future::join_all(running).await);
+                codec::join_batch(ready)
+            }
         };
         // Without a connection nothing is encoded as binary.
         reply.map(Response::into_string)
@@ -154,30 +187,21 @@ impl Router {
             return Reply::Ready(codec::error_message(None, &error));
         }
         let mut ready = Vec::new();
-        let mut pending = Vec::new();
+        let mut calls = Vec::new();
         for item in items {
             // One array answers a batch, so its results stay JSON (no binary frames).
             match self.dispatch_one(item.get(), source, false) {
                 Reply::None => {}
                 Reply::Ready(message) => ready.push(message),
-                Reply::Pending { future, .. } => pending.push(future),
+                Reply::Call(call) => calls.push(call),
+                // `dispatch_one` answers one message, never a batch.
+                Reply::Batch { .. } => {}
             }
         }
-        if pending.is_empty() {
+        if calls.is_empty() {
             return codec::join_batch(ready).map_or(Reply::None, Reply::Ready);
         }
-        Reply::Pending {
-            request: None,
-            future: Box::pin(async move {
-                ready.extend(
-                    futures_util::future::join_all(pending)
-                        .await
-                        .into_iter()
-                        .flatten(),
-                );
-                codec::join_batch(ready)
-            }),
-        }
+        Reply::Batch { ready, calls }
     }
 
     /// One request or notification (not a batch).
@@ -189,8 +213,24 @@ impl Router {
             }
         };
         let name = envelope.method();
+        if name.len() > MAX_METHOD_LEN {
+            let error = InvokeError::name_too_long("method name", name.len(), MAX_METHOD_LEN);
+            return match envelope.id() {
+                Some(id) => Reply::Ready(codec::error_message(Some(id.get()), error.as_object())),
+                None => Reply::None,
+            };
+        }
         if method::is_reserved(name) {
             return reserved::dispatch(self, &envelope, source);
+        }
+        // Every call and emit counts against the connection's rate limit.
+        if let Some(Err(wait)) = source.peer.map(Peer::admit) {
+            let error = InvokeError::rate_limited(wait);
+            tracing::debug!(client = %source.caller.client_id(), "call refused: rate limit");
+            return match envelope.id() {
+                Some(id) => Reply::Ready(codec::error_message(Some(id.get()), error.as_object())),
+                None => Reply::None,
+            };
         }
         let Some(id) = envelope.id() else {
             // A notification naming anything but a reserved method is an event.
@@ -225,26 +265,28 @@ impl Router {
             let _entered = span.span.enter();
             start(command, cx, params, out)
         };
-        match pending {
-            Pending::Ready(result) => {
+        match pending.split() {
+            Ok(result) => {
                 span.finish(&result);
                 Reply::Ready(finish(id, result))
             }
-            Pending::Future(future) => {
+            Err(running) => {
                 let request: Box<str> = id.into();
                 let id = request.clone();
-                let traced = span.span.clone();
-                Reply::Pending {
-                    request: Some(request),
-                    future: Box::pin(
-                        async move {
-                            let result = guard(future).await;
-                            span.finish(&result);
-                            Some(finish(&id, result))
-                        }
-                        .instrument(traced),
-                    ),
-                }
+                Reply::Call(Call {
+                    request,
+                    run: Box::new(move |slot| {
+                        let traced = span.span.clone();
+                        Box::pin(
+                            async move {
+                                let result = guard::finish(running, slot).await;
+                                span.finish(&result);
+                                finish(&id, result)
+                            }
+                            .instrument(traced),
+                        )
+                    }),
+                })
             }
         }
     }
@@ -560,13 +602,9 @@ mod tests {
         let router = testing::router();
         let text = r#"{"jsonrpc":"2.0","id":"slow-1","method":"slow","params":{"ms":1}}"#;
         match router.dispatch_text(text, &router.backend, None) {
-            Reply::Pending { request, future } => {
-                assert_eq!(
-                    request.as_deref(),
-                    Some(r#""slow-1""#),
-                    "as written, quotes included"
-                );
-                let text = future.await.unwrap().into_string();
+            Reply::Call(call) => {
+                assert_eq!(&*call.request, r#""slow-1""#, "as written, quotes included");
+                let text = call.run_unlimited().await.into_string();
                 assert_eq!(text, r#"{"jsonrpc":"2.0","id":"slow-1","result":1}"#);
             }
             _ => panic!("an async command answers later"),

@@ -17,7 +17,6 @@ use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 
-use futures_util::FutureExt;
 use ipc_core::{ClientId, EventName, EventTarget};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
@@ -26,9 +25,9 @@ use super::Router;
 use crate::caller::Caller;
 use crate::codec::{self, Outbound};
 use crate::error::{BuildError, InvokeError};
-use crate::invoke::guard::{panic_message, spawn_detached};
+use crate::invoke::guard::{self, panic_message, spawn_detached};
 use crate::invoke::registry::ListenerRegistration;
-use crate::invoke::{Encoded, Invocation, Out, Params, Peer, Pending};
+use crate::invoke::{Encoded, Invocation, Out, Params, Peer};
 
 /// An emitted event, as a Rust listener receives it.
 ///
@@ -493,16 +492,18 @@ fn run_registered(
             "#[listen] handler panicked"
         );
     };
-    match std::panic::catch_unwind(AssertUnwindSafe(|| (registration.shim)(invocation))) {
-        Ok(Pending::Ready(result)) => report(result),
-        Ok(Pending::Future(future)) => {
-            let guarded = async move {
-                match AssertUnwindSafe(future).catch_unwind().await {
-                    Ok(result) => report(result),
-                    Err(panic) => panicked(panic.as_ref()),
-                }
-            };
-            if !spawn_detached(router.runtime.as_ref(), guarded) {
+    let running =
+        match std::panic::catch_unwind(AssertUnwindSafe(|| (registration.shim)(invocation))) {
+            Ok(pending) => pending.split(),
+            Err(panic) => return panicked(panic.as_ref()),
+        };
+    match running {
+        Ok(result) => report(result),
+        Err(running) => {
+            // A blocking listener's job starts inside the task, where a runtime
+            // is; `finish` turns a panic into an error, reported like any other.
+            let finished = async move { report(guard::finish(running, Arc::new(())).await) };
+            if !spawn_detached(router.runtime.as_ref(), finished) {
                 tracing::error!(
                     event = registration.event,
                     listener = registration.function,
@@ -510,6 +511,5 @@ fn run_registered(
                 );
             }
         }
-        Err(panic) => panicked(panic.as_ref()),
     }
 }

@@ -28,7 +28,15 @@ pub(crate) fn dispatch(
     let id = envelope.id().map(RawValue::get);
     let params = envelope.params();
     let name = envelope.method();
-    let result = match name {
+    let emits = matches!(
+        name,
+        method::EMIT | method::TAURI_EMIT | method::TAURI_EMIT_TO
+    );
+    let admitted = match source.peer.map(Peer::admit) {
+        Some(Err(wait)) if emits => Err(InvokeError::rate_limited(wait)),
+        _ => Ok(()),
+    };
+    let result = admitted.and_then(|()| match name {
         method::EMIT => emit(router, params, source).map(|()| "null".to_owned()),
         method::LISTEN => peer(name, source).and_then(|p| listen(router, params, p)),
         method::UNLISTEN => peer(name, source).and_then(|p| unlisten(router, params, p)),
@@ -44,7 +52,7 @@ pub(crate) fn dispatch(
             codes::METHOD_NOT_FOUND,
             format!("unknown reserved method `{other}`"),
         )),
-    };
+    });
     match (id, result) {
         (None, Ok(_)) => Reply::None,
         (None, Err(error)) => {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ipc_core::{ClientId, ErrorObject, codes};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 use tokio_util::task::TaskTracker;
 
 use super::ConnectOptions;
@@ -15,7 +15,9 @@ use super::outbox::{Outbox, outbox};
 use super::peer::{Session, SessionParts};
 use crate::caller::Caller;
 use crate::capability::ConnectionInfo;
-use crate::codec::{self, Outbound};
+use crate::codec::{self, Outbound, Response};
+use crate::invoke::Slot;
+use crate::route::dispatch::Call;
 use crate::route::{Reply, Router};
 
 /// One frontend's session: feed it messages, send what its [`Outbox`] yields.
@@ -65,6 +67,7 @@ impl Connection {
             outbound: sender,
             max_batch: options.max_batch,
             max_subscriptions: options.max_subscriptions,
+            rate_limit: options.rate_limit,
         });
         let connection = Connection {
             router: Arc::clone(router),
@@ -118,24 +121,64 @@ impl Connection {
             Reply::Ready(response) => {
                 self.session.send_outbound(response.into_outbound()).await;
             }
-            Reply::Pending { request, future } => {
-                let Ok(permit) = Arc::clone(&self.in_flight).acquire_owned().await else {
-                    return;
-                };
+            Reply::Call(call) => {
                 let session = Arc::clone(&self.session);
-                // Spawn under the lock, so the task's own removal comes after the insert.
-                let mut calls = self.session.lock_calls();
-                let key = calls.next_key();
-                let task = self.tasks.spawn(async move {
-                    if let Some(response) = future.await {
+                self.start(call, move |response| async move {
+                    session.send_outbound(response.into_outbound()).await;
+                })
+                .await;
+            }
+            Reply::Batch { ready, calls } => {
+                // Each call of the batch takes its own slot; the answer is sent
+                // once they all have finished (a cancelled one is left out).
+                let mut answers = Vec::with_capacity(calls.len());
+                for call in calls {
+                    let (answer, answered) = oneshot::channel();
+                    self.start(call, move |response| async move {
+                        let _ = answer.send(response);
+                    })
+                    .await;
+                    answers.push(answered);
+                }
+                let session = Arc::clone(&self.session);
+                self.tasks.spawn(async move {
+                    let mut parts = ready;
+                    for answered in answers {
+                        parts.extend(answered.await.ok());
+                    }
+                    if let Some(response) = codec::join_batch(parts) {
                         session.send_outbound(response.into_outbound()).await;
                     }
-                    session.lock_calls().remove(key);
-                    drop(permit);
                 });
-                calls.insert(key, request, task.abort_handle());
             }
         }
+    }
+
+    /// Starts a call once a slot is free (waiting for one stops the reader at
+    /// the in-flight limit), and hands its response to `deliver`. The slot is
+    /// held until the response is delivered and, for a blocking job, until
+    /// the job has finished even if the call is cancelled first.
+    async fn start<D, F>(&self, call: Call, deliver: D)
+    where
+        D: FnOnce(Response) -> F + Send + 'static,
+        F: std::future::Future<Output = ()> + Send,
+    {
+        let Ok(permit) = Arc::clone(&self.in_flight).acquire_owned().await else {
+            return;
+        };
+        let slot: Slot = Arc::new(permit);
+        let session = Arc::clone(&self.session);
+        // Spawn under the lock, so the task's own removal comes after the insert.
+        let mut calls = self.session.lock_calls();
+        let key = calls.next_key();
+        let request = call.request.clone();
+        let task = self.tasks.spawn(async move {
+            let response = call.run(Arc::clone(&slot)).await;
+            deliver(response).await;
+            session.lock_calls().remove(key);
+            drop(slot);
+        });
+        calls.insert(key, Some(request), task.abort_handle());
     }
 
     /// Queues a message that is not the answer to a call (a transport-level error).

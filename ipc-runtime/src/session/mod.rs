@@ -19,8 +19,10 @@ mod connection;
 mod options;
 mod outbox;
 mod peer;
+mod rate;
 
 pub use crate::codec::Outbound;
 pub use connection::Connection;
 pub use options::ConnectOptions;
 pub use outbox::Outbox;
+pub use rate::RateLimit;

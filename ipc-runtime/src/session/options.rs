@@ -39,6 +39,10 @@ pub struct ConnectOptions {
     pub max_batch: usize,
     /// The most event subscriptions the connection may hold (default 256).
     pub max_subscriptions: usize,
+    /// How many calls and emits per second the connection may make (off by
+    /// default). Past it, a call is answered with -32006 (`data.retryAfterMs`
+    /// says when to try again) and an emit is dropped.
+    pub rate_limit: Option<super::RateLimit>,
 }
 
 impl Default for ConnectOptions {
@@ -54,6 +58,7 @@ impl Default for ConnectOptions {
             outbox_bytes: 4 << 20,
             max_batch: 64,
             max_subscriptions: 256,
+            rate_limit: None,
         }
     }
 }
@@ -124,6 +129,13 @@ impl ConnectOptions {
         self
     }
 
+    /// These options, with a rate limit (see [`RateLimit`](super::RateLimit)).
+    #[must_use]
+    pub fn rate_limit(mut self, limit: Option<super::RateLimit>) -> Self {
+        self.rate_limit = limit;
+        self
+    }
+
     /// These options, with another outbox capacity.
     #[must_use]
     pub fn outbox_capacity(mut self, messages: usize) -> Self {
@@ -145,6 +157,7 @@ impl std::fmt::Debug for ConnectOptions {
             .field("outbox_bytes", &self.outbox_bytes)
             .field("max_batch", &self.max_batch)
             .field("max_subscriptions", &self.max_subscriptions)
+            .field("rate_limit", &self.rate_limit)
             .finish()
     }
 }

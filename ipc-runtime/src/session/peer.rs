@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use tokio::task::AbortHandle;
 
 use super::outbox::{OutboxSender, TrySendError};
+use super::rate::Bucket;
 use crate::caller::Caller;
 use crate::codec::{self, Outbound};
 use crate::invoke::Peer;
@@ -59,6 +60,7 @@ pub(crate) struct Session {
     lagged: AtomicU64,
     max_batch: usize,
     max_subscriptions: usize,
+    rate: Option<Bucket>,
 }
 
 /// What a session is made from.
@@ -68,6 +70,7 @@ pub(super) struct SessionParts {
     pub(super) outbound: OutboxSender,
     pub(super) max_batch: usize,
     pub(super) max_subscriptions: usize,
+    pub(super) rate_limit: Option<super::RateLimit>,
 }
 
 impl Session {
@@ -83,6 +86,7 @@ impl Session {
             lagged: AtomicU64::new(0),
             max_batch: parts.max_batch,
             max_subscriptions: parts.max_subscriptions,
+            rate: parts.rate_limit.map(Bucket::new),
         })
     }
 
@@ -196,6 +200,10 @@ impl Peer for Session {
             }
             None => false,
         }
+    }
+
+    fn admit(&self) -> Result<(), std::time::Duration> {
+        self.rate.as_ref().map_or(Ok(()), Bucket::take)
     }
 
     fn max_batch(&self) -> usize {

@@ -18,23 +18,37 @@
 //! ```
 //!
 //! **Who may connect.** The server binds loopback unless told otherwise, and
-//! refuses the WebSocket upgrade to a browser page from another origin (403)
-//! and to anyone without the per-launch token (401): another web page in the
-//! user's browser cannot drive the backend (cross-site WebSocket hijacking),
-//! nor can another local process that does not know the token. The token is a
-//! random 256-bit value made at start-up, carried in the URLs the handle gives
-//! (`?token=…`), compared in constant time. See `SECURITY.md`.
+//! answers only requests addressed to it by its own names (the `Host`
+//! header: a DNS-rebinding page reaches it by another, 421). Every route wants
+//! a credential: the random per-launch token printed in its URLs
+//! (`?token=…`, 256 bits, compared in constant time), or the session cookie a
+//! page opened with it receives (the page is then redirected to the same
+//! address without the token, so the token leaves the address bar). The
+//! WebSocket upgrade also refuses pages of other origins (403): another web
+//! page in the user's browser cannot drive the backend (cross-site WebSocket
+//! hijacking), nor can another local process that does not know the token.
+//! A window's label is bound by the server: [`ServerHandle::window_url`]
+//! mints a token that carries it. See `SECURITY.md`.
 //!
 //! **Limits.** Each has a default and a setter: message size, calls in flight
 //! per connection (the server stops reading from a client at the limit),
-//! outgoing queue per connection (events beyond it are dropped with an
-//! `ipc.lagged` notice; responses and channel messages wait), batch size,
-//! subscriptions per connection, connections, and a ping/idle timeout.
+//! outgoing queue per connection in messages and bytes (events beyond it are
+//! dropped with an `ipc.lagged` notice; responses and channel messages wait),
+//! a write deadline (a client that stops taking data is disconnected), batch
+//! size, subscriptions per connection, connections, connections that have not
+//! upgraded yet and the time they get to send their headers, a memory budget
+//! for incoming messages across connections, a rate limit per connection, and
+//! a ping/idle timeout.
 //!
-//! Shutdown stops accepting, lets running calls finish within a deadline, and
-//! closes every socket with a close frame.
+//! Shutdown stops accepting, lets running calls finish within the drain
+//! deadline, closes every socket with a close frame, and returns within the
+//! deadline (plus a second) whatever the clients do.
 
+mod access;
+mod budget;
 mod frames;
+mod http;
+mod routes;
 mod socket;
 mod upgrade;
 
@@ -46,18 +60,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::serve::ListenerExt;
 use bytes::Bytes;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::route::Router;
 use crate::session::ConnectOptions;
+use access::{Access, AccessConfig};
+use budget::IncomingBudget;
+use http::HttpLimits;
+use routes::{Asset, Routes};
+use upgrade::Shared;
 
 /// The JavaScript client, served at `/ipc.js`.
 pub const IPC_JS: &str = include_str!("../../../js/ipc.js");
@@ -82,7 +96,10 @@ pub struct ServerBuilder {
     allow_non_loopback: bool,
     token: TokenPolicy,
     origins: OriginPolicy,
+    hosts: Vec<String>,
     limits: Limits,
+    http: HttpLimits,
+    incoming_budget: u64,
     shutdown_drain: Duration,
 }
 
@@ -105,13 +122,14 @@ struct OriginPolicy {
     any: bool,
 }
 
-/// Every limit, with its default.
+/// Every limit of a WebSocket connection, with its default.
 #[derive(Clone, Debug)]
 pub(crate) struct Limits {
     pub(crate) max_message_size: usize,
     pub(crate) max_connections: usize,
     pub(crate) ping_interval: Duration,
     pub(crate) idle_timeout: Duration,
+    pub(crate) write_timeout: Duration,
     pub(crate) connect: ConnectOptions,
 }
 
@@ -122,16 +140,15 @@ impl Default for Limits {
             max_connections: 1024,
             ping_interval: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(10),
             connect: ConnectOptions::default(),
         }
     }
 }
 
-#[derive(Clone)]
-struct Asset {
-    content_type: &'static str,
-    body: Bytes,
-}
+/// How long the last writes, and an HTTP request being answered, get once the
+/// drain deadline has passed at shutdown.
+const SHUTDOWN_MARGIN: Duration = Duration::from_secs(1);
 
 impl ServerBuilder {
     pub(crate) fn new(router: Arc<Router>) -> Self {
@@ -143,7 +160,13 @@ impl ServerBuilder {
             allow_non_loopback: false,
             token: TokenPolicy::Random,
             origins: OriginPolicy::default(),
+            hosts: Vec::new(),
             limits: Limits::default(),
+            http: HttpLimits {
+                header_read_timeout: Duration::from_secs(10),
+                max_pending: 256,
+            },
+            incoming_budget: 256 << 20,
             shutdown_drain: Duration::from_secs(5),
         }
     }
@@ -186,7 +209,9 @@ impl ServerBuilder {
     }
 
     /// Uses this token instead of a random one. Connections must present it (or
-    /// a token granted a capability) as `?token=` on the WebSocket URL.
+    /// a token granted a capability) as `?token=` on the WebSocket URL. It must
+    /// have at least 128 bits (22 characters of URL-safe base64, 32 of hex):
+    /// [`serve`](Self::serve) refuses a shorter one.
     #[must_use]
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = TokenPolicy::Fixed(token.into());
@@ -218,6 +243,17 @@ impl ServerBuilder {
         self
     }
 
+    /// Also answers requests addressed to this `Host` (`app.localhost:8080`,
+    /// as the client writes it). The server's own address, `localhost` and
+    /// `[::1]` with its port are always answered; every other name is refused
+    /// with 421, so a page that rebinds its own domain to this machine's
+    /// address reads nothing.
+    #[must_use]
+    pub fn allow_host(mut self, host: impl Into<String>) -> Self {
+        self.hosts.push(host.into());
+        self
+    }
+
     /// The largest message accepted, in bytes (default 32 MiB). A larger one is
     /// answered with a -32002 error and the connection is closed with code
     /// 1009, without reading it into memory.
@@ -239,6 +275,63 @@ impl ServerBuilder {
     #[must_use]
     pub fn outbox_capacity(mut self, messages: usize) -> Self {
         self.limits.connect.outbox_capacity = messages;
+        self
+    }
+
+    /// How many bytes of outgoing messages may queue per connection (default
+    /// 4 MiB; one larger message still goes out alone). Events that do not
+    /// fit are dropped for that client with an `ipc.lagged` notice.
+    #[must_use]
+    pub fn outbox_bytes(mut self, bytes: usize) -> Self {
+        self.limits.connect.outbox_bytes = bytes;
+        self
+    }
+
+    /// How long the server waits for a client to take each frame it writes
+    /// (default 10 s). A client that does not (a frozen tab, a program that
+    /// stopped reading) is disconnected and its slot freed.
+    #[must_use]
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.write_timeout = timeout;
+        self
+    }
+
+    /// How long a client may take to send a request's headers, or to start
+    /// its next request on a kept-alive connection (default 10 s); then the
+    /// connection is closed.
+    #[must_use]
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.http.header_read_timeout = timeout;
+        self
+    }
+
+    /// How many connections may be open that are not WebSockets (default
+    /// 256): plain HTTP requests and upgrades in progress. Past it, new
+    /// connections are closed at once.
+    #[must_use]
+    pub fn max_pending_connections(mut self, connections: usize) -> Self {
+        self.http.max_pending = connections;
+        self
+    }
+
+    /// How many bytes of large incoming messages (64 KiB and more) all
+    /// connections together may hold while they are read and handled (default
+    /// 256 MiB, at least the message size limit). When it is spent, clients
+    /// sending large messages are read more slowly; memory stays bounded by
+    /// this, not by `connections × message size`.
+    #[must_use]
+    pub fn incoming_budget(mut self, bytes: u64) -> Self {
+        self.incoming_budget = bytes;
+        self
+    }
+
+    /// How many calls and emits per second each connection may make, with
+    /// bursts of up to `burst` (a token bucket; off by default). A call past
+    /// the rate is answered with -32006 and `data.retryAfterMs`; an emit past
+    /// it is dropped (or answered so, if it was a request).
+    #[must_use]
+    pub fn rate_limit(mut self, per_second: u32, burst: u32) -> Self {
+        self.limits.connect.rate_limit = Some(crate::session::RateLimit::new(per_second, burst));
         self
     }
 
@@ -288,6 +381,20 @@ impl ServerBuilder {
 
     /// Binds and starts serving in the background.
     pub async fn serve(self, addr: impl ToSocketAddrs) -> io::Result<ServerHandle> {
+        let token = match self.token {
+            TokenPolicy::Random => Some(crate::secret::token()?),
+            TokenPolicy::Fixed(token) if !crate::secret::long_enough(&token) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "the server's token is {} characters long; it must have at least 128 bits: 22 characters of URL-safe base64 or 32 of hex",
+                        token.len()
+                    ),
+                ));
+            }
+            TokenPolicy::Fixed(token) => Some(token),
+            TokenPolicy::None => None,
+        };
         let listener = TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
         if !local.ip().is_loopback() && !self.allow_non_loopback {
@@ -298,72 +405,54 @@ impl ServerBuilder {
                 ),
             ));
         }
-        let token = match self.token {
-            TokenPolicy::Random => Some(crate::secret::token()?),
-            TokenPolicy::Fixed(token) => Some(token),
-            TokenPolicy::None => None,
-        };
-        let shutdown = CancellationToken::new();
-        let connections = TaskTracker::new();
-        let access = upgrade::Access::new(
-            &self.router,
-            token.clone(),
-            self.origins.extra,
-            self.origins.any,
+        let access = Access::new(
+            AccessConfig {
+                launch: token.clone(),
+                grants: self.router.grant_tokens().map(str::to_owned).collect(),
+                extra_hosts: self.hosts,
+                extra_origins: self.origins.extra,
+                any_origin: self.origins.any,
+            },
             local,
         );
-        let shared = Arc::new(upgrade::Shared {
+        let budget = self
+            .incoming_budget
+            .max(self.limits.max_message_size as u64);
+        let shutdown = CancellationToken::new();
+        let hard_stop = CancellationToken::new();
+        let connections = TaskTracker::new();
+        let shared = Arc::new(Shared {
             router: self.router,
             access,
+            ws_path: self.ws_path.clone(),
             limits: self.limits,
+            budget: IncomingBudget::new(budget),
             shutdown_drain: self.shutdown_drain,
             shutdown: shutdown.clone(),
+            hard_stop: hard_stop.clone(),
             connections: connections.clone(),
         });
-
-        let mut router = axum::Router::new()
-            .route(&self.ws_path, get(upgrade::upgrade))
-            .route("/ipc.js", get(|| async { script(IPC_JS) }))
-            .route("/ipc.d.ts", get(|| async { script(IPC_D_TS) }))
-            .route("/ipc-tauri.js", get(|| async { script(IPC_TAURI_JS) }))
-            .route("/ipc-tauri.d.ts", get(|| async { script(IPC_TAURI_D_TS) }));
-        for (path, asset) in self.assets {
-            router = router.route(&path, get(move || async move { asset.respond() }));
-        }
-        if let Some(dir) = self.static_dir {
-            router = router.fallback_service(tower_http::services::ServeDir::new(dir));
-        }
-        // Pages are opened with `?token=` in their URL: never send it on as a Referer.
-        let router = router
-            .layer(SetResponseHeaderLayer::overriding(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
-            ))
-            .with_state(Arc::clone(&shared));
-
-        // The writer batches what is queued into one flush; Nagle's delay would
-        // only add latency on top.
-        let listener = listener.tap_io(|stream| {
-            if let Err(e) = stream.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY");
-            }
-        });
-        let stop = shutdown.clone();
-        let http = tokio::spawn(async move {
-            let served = axum::serve(listener, router)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "ipc server stopped with an error");
-            }
-        });
+        let routes = routes::router(
+            Arc::clone(&shared),
+            Routes {
+                ws_path: self.ws_path.clone(),
+                assets: self.assets,
+                static_dir: self.static_dir,
+            },
+        );
+        let http = tokio::spawn(http::serve(
+            listener,
+            routes,
+            self.http,
+            shutdown.clone(),
+            self.shutdown_drain + SHUTDOWN_MARGIN,
+        ));
         tracing::info!(addr = %local, "ipc server listening");
         Ok(ServerHandle {
             addr: local,
             ws_path: self.ws_path,
             token,
-            shutdown,
-            connections,
+            shared,
             http,
         })
     }
@@ -380,35 +469,13 @@ impl fmt::Debug for ServerBuilder {
     }
 }
 
-impl Asset {
-    fn respond(&self) -> Response {
-        (
-            [
-                (header::CONTENT_TYPE, self.content_type),
-                (header::CACHE_CONTROL, "no-cache"),
-            ],
-            self.body.clone(),
-        )
-            .into_response()
-    }
-}
-
-fn script(source: &'static str) -> Response {
-    Asset {
-        content_type: "text/javascript; charset=utf-8",
-        body: Bytes::from_static(source.as_bytes()),
-    }
-    .respond()
-}
-
 /// A running server. Dropping it leaves the server running; call
 /// [`shutdown`](Self::shutdown) to stop it.
 pub struct ServerHandle {
     addr: SocketAddr,
     ws_path: String,
     token: Option<String>,
-    shutdown: CancellationToken,
-    connections: TaskTracker,
+    shared: Arc<Shared>,
     http: tokio::task::JoinHandle<()>,
 }
 
@@ -423,38 +490,121 @@ impl ServerHandle {
         self.token.as_deref()
     }
 
-    /// The page address with the token: `http://127.0.0.1:PORT/?token=…`. The
-    /// JavaScript client forwards the page's token to the WebSocket URL.
+    /// The page address with the token: `http://127.0.0.1:PORT/?token=…`. A
+    /// browser that opens it gets a session cookie and is sent on to the same
+    /// address without the token.
     pub fn http_url(&self) -> String {
-        format!("http://{}/{}", self.addr, self.token_query())
+        format!(
+            "http://{}/{}",
+            self.addr,
+            query(self.token.as_deref(), None)
+        )
     }
 
     /// The WebSocket address with the token: `ws://127.0.0.1:PORT/ipc?token=…`.
     pub fn ws_url(&self) -> String {
-        format!("ws://{}{}{}", self.addr, self.ws_path, self.token_query())
+        format!(
+            "ws://{}{}{}",
+            self.addr,
+            self.ws_path,
+            query(self.token.as_deref(), None)
+        )
     }
 
-    fn token_query(&self) -> String {
-        self.token
-            .as_ref()
-            .map(|t| format!("?token={t}"))
-            .unwrap_or_default()
+    /// The page address of the window labelled `label`: its own token, which
+    /// binds the label to every connection made with it (`EventTarget::Label`
+    /// reaches them; grant callbacks see it). Nothing a client sends sets a
+    /// label otherwise. One token per label, minted on first use (at most
+    /// 1024). On a server without a token the label travels as `?label=`.
+    ///
+    /// # Errors
+    ///
+    /// If `label` is not 1 to 128 ASCII letters, digits and `-` `_` `:` `/`
+    /// `.`, or no more window tokens may be minted.
+    pub fn window_url(&self, label: &str) -> io::Result<String> {
+        let token = self.window_token(label)?;
+        Ok(format!(
+            "http://{}/{}",
+            self.addr,
+            query(token.as_deref(), Some(label))
+        ))
+    }
+
+    /// The WebSocket address of the window labelled `label`, for clients that
+    /// are not pages (see [`window_url`](Self::window_url)).
+    ///
+    /// # Errors
+    ///
+    /// As [`window_url`](Self::window_url).
+    pub fn window_ws_url(&self, label: &str) -> io::Result<String> {
+        let token = self.window_token(label)?;
+        Ok(format!(
+            "ws://{}{}{}",
+            self.addr,
+            self.ws_path,
+            query(token.as_deref(), Some(label))
+        ))
+    }
+
+    /// The window's token (`None` on a server without tokens).
+    fn window_token(&self, label: &str) -> io::Result<Option<String>> {
+        if !access::valid_label(label) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{label:?} is not a window label: use 1 to 128 ASCII letters, digits and - _ : / ."
+                ),
+            ));
+        }
+        match self.shared.access.window_token(label)? {
+            Some(token) => Ok(Some(token)),
+            None if !self.shared.access.requires_token() => Ok(None),
+            None => Err(io::Error::other("too many windows: at most 1024 labels")),
+        }
     }
 
     /// How many WebSocket connections are open.
     pub fn connections(&self) -> usize {
-        self.connections.len()
+        self.shared.connections.len()
     }
 
     /// Stops the server: no new connections; running calls get the drain
     /// deadline to finish and answer; then every socket is closed with a close
-    /// frame. Returns once everything has stopped.
+    /// frame. Returns within the drain deadline plus a second, whatever the
+    /// clients do: sockets still open then (a client that does not read its
+    /// last frames) are dropped.
     pub async fn shutdown(self) {
-        self.shutdown.cancel();
-        self.connections.close();
-        self.connections.wait().await;
+        let shared = &self.shared;
+        shared.shutdown.cancel();
+        shared.connections.close();
+        let deadline = shared.shutdown_drain + SHUTDOWN_MARGIN;
+        if tokio::time::timeout(deadline, shared.connections.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                left = shared.connections.len(),
+                "connections still open at the shutdown deadline are dropped"
+            );
+            shared.hard_stop.cancel();
+            shared.connections.wait().await;
+        }
         let _ = self.http.await;
         tracing::info!(addr = %self.addr, "ipc server stopped");
+    }
+}
+
+/// `?token=…&label=…`, with what there is.
+fn query(token: Option<&str>, label: Option<&str>) -> String {
+    let pairs: Vec<String> = token
+        .map(|t| format!("token={t}"))
+        .into_iter()
+        .chain(label.map(|l| format!("label={l}")))
+        .collect();
+    if pairs.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", pairs.join("&"))
     }
 }
 
@@ -462,7 +612,7 @@ impl fmt::Debug for ServerHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerHandle")
             .field("addr", &self.addr)
-            .field("connections", &self.connections.len())
+            .field("connections", &self.shared.connections.len())
             .finish_non_exhaustive()
     }
 }

@@ -1,11 +1,18 @@
 //! One WebSocket connection: reading frames into the [`Connection`], writing
 //! its [`Outbox`] out, pinging, and closing cleanly.
+//!
+//! Every wait is bounded: reads by the idle timeout, each write by the write
+//! deadline (a client that stops taking bytes is disconnected and its slot
+//! freed), the close by a short wait on the writer, and the whole connection
+//! by the server's hard stop after the drain deadline.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use fastwebsockets::{Frame, OpCode, Payload, WebSocketError, WebSocketRead, WebSocketWrite};
+use fastwebsockets::{
+    Frame, OpCode, Payload, Role, WebSocket, WebSocketError, WebSocketRead, WebSocketWrite,
+};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use ipc_core::{ErrorObject, codes};
@@ -14,11 +21,16 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::Limits;
+use super::budget::{Budgeted, Frames, IncomingBudget, Share};
 use super::frames::{Assembler, Fatal, Message};
 use crate::route::Router;
 use crate::session::{ConnectOptions, Connection, Outbound, Outbox};
 
-type Socket = TokioIo<Upgraded>;
+type Socket = Budgeted<TokioIo<Upgraded>>;
+
+/// How long the writer gets to send what is left and a close frame, once the
+/// connection is ending.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// Frames the reader must have written (pongs, close replies), and how the
 /// connection ends.
@@ -31,61 +43,88 @@ enum Control {
 pub(super) struct Serving<'a> {
     pub(super) router: &'a Arc<Router>,
     pub(super) limits: &'a Limits,
+    pub(super) budget: &'a IncomingBudget,
     /// How long running calls get at shutdown.
     pub(super) drain: Duration,
-    /// Cancelled when the server shuts down.
+    /// Cancelled when the server starts shutting down.
     pub(super) shutdown: &'a CancellationToken,
+    /// Cancelled when the drain deadline has passed: drop everything.
+    pub(super) hard_stop: &'a CancellationToken,
 }
 
 pub(super) async fn serve_connection(
     shared: Serving<'_>,
-    socket: fastwebsockets::WebSocket<Socket>,
+    io: TokioIo<Upgraded>,
     options: ConnectOptions,
 ) {
+    let hard_stop = shared.hard_stop.clone();
+    tokio::select! {
+        () = serve(shared, io, options) => {}
+        () = hard_stop.cancelled() => {
+            tracing::debug!("connection dropped at the end of the shutdown deadline");
+        }
+    }
+}
+
+async fn serve(shared: Serving<'_>, io: TokioIo<Upgraded>, options: ConnectOptions) {
+    let limits = shared.limits;
+    let frames = Arc::new(Frames::default());
+    let socket = Budgeted::new(
+        io,
+        shared.budget,
+        limits.max_message_size,
+        Arc::clone(&frames),
+    );
     let (connection, outbox) = Connection::open(shared.router, options);
     let client = connection.client_id();
     tracing::debug!(client = %client, "connection opened");
-    let (mut reader, writer) = socket.split(|s| {
+    let (mut reader, writer) = WebSocket::after_handshake(socket, Role::Server).split(|s| {
         let (read, write) = tokio::io::split(s);
         (read, BufWriter::new(write))
     });
-    let limits = shared.limits;
     // fastwebsockets refuses frames of `max` bytes and more; ours is inclusive.
     reader.set_max_message_size(limits.max_message_size.saturating_add(1));
     let (control_tx, control_rx) = mpsc::channel::<Control>(8);
-    let writer = tokio::spawn(write_loop(writer, outbox, control_rx));
+    let mut writer = tokio::spawn(write_loop(writer, outbox, control_rx, limits.write_timeout));
     let pinger = tokio::spawn(ping_loop(control_tx.clone(), limits.ping_interval));
 
-    let reading = read_loop(
-        &mut reader,
-        &connection,
-        &control_tx,
-        limits.max_message_size,
-        limits.idle_timeout,
-    );
+    let reading = read_loop(&mut reader, &connection, &control_tx, &frames, limits);
     let ended_by = tokio::select! {
         ended = reading => ended,
         () = shared.shutdown.cancelled() => Ending::Shutdown,
+        _ = &mut writer => Ending::WriterGone,
     };
     pinger.abort();
-    match ended_by {
-        Ending::Peer => connection.close(),
+    let close = match ended_by {
+        Ending::Peer => {
+            connection.close();
+            None
+        }
+        Ending::WriterGone => {
+            tracing::info!(client = %client, "client stopped taking data within the write deadline; disconnected");
+            connection.close();
+            return;
+        }
         Ending::Shutdown => {
             let cancelled = connection.shutdown(shared.drain).await;
             if cancelled > 0 {
                 tracing::warn!(client = %client, cancelled, "calls cancelled at shutdown");
             }
-            let _ = control_tx
-                .send(Control::Close(1001, "server shutting down"))
-                .await;
+            Some((1001, "server shutting down"))
         }
         Ending::Fatal(code, reason) => {
             connection.close();
-            let _ = control_tx.send(Control::Close(code, reason)).await;
+            Some((code, reason))
         }
+    };
+    if let Some((code, reason)) = close {
+        // Never wait here for a writer that is stuck on a client.
+        let _ = control_tx.try_send(Control::Close(code, reason));
     }
     drop(control_tx);
-    let _ = writer.await;
+    if tokio::time::timeout(CLOSE_WAIT, &mut writer).await.is_err() {
+        writer.abort();
+    }
     tracing::debug!(client = %client, "connection closed");
 }
 
@@ -94,6 +133,8 @@ enum Ending {
     Peer,
     /// The server is shutting down.
     Shutdown,
+    /// The client did not take data within the write deadline.
+    WriterGone,
     /// The client broke the protocol; close with this code.
     Fatal(u16, &'static str),
 }
@@ -119,10 +160,14 @@ async fn read_loop(
     reader: &mut WebSocketRead<ReadHalf<Socket>>,
     connection: &Connection,
     control: &mpsc::Sender<Control>,
-    max_message_size: usize,
-    idle_timeout: Duration,
+    frames: &Frames,
+    limits: &Limits,
 ) -> Ending {
+    let (max_message_size, idle_timeout) = (limits.max_message_size, limits.idle_timeout);
     let mut assembler = Assembler::new(max_message_size);
+    // The budget shares of the frames of the message being assembled, given
+    // back once it has been handled.
+    let mut shares: Vec<Share> = Vec::new();
     loop {
         let mut obligations = |frame: Frame<'_>| {
             let control = control.clone();
@@ -144,6 +189,7 @@ async fn read_loop(
             Ok(frame) => frame,
             Err(WebSocketError::InvalidUTF8) => {
                 // The frame was consumed whole; the connection can go on.
+                drop(frames.take());
                 reply_error(
                     connection,
                     codes::PARSE_ERROR,
@@ -167,27 +213,51 @@ async fn read_loop(
                 return Ending::Fatal(1002, "protocol error");
             }
         };
-        match assembler.push(frame) {
-            Ok(None) => {}
-            Ok(Some(Message::Text(bytes))) => match Message::text(&bytes) {
-                Some(text) => connection.handle_text(text).await,
-                None => {
-                    reply_error(
-                        connection,
-                        codes::PARSE_ERROR,
-                        "parse error: the text message is not valid UTF-8",
-                    )
-                    .await;
-                }
-            },
-            Ok(Some(Message::Binary(frame))) => {
-                connection.handle_binary(Bytes::clone(&frame)).await
+        if matches!(
+            frame.opcode,
+            OpCode::Text | OpCode::Binary | OpCode::Continuation
+        ) {
+            shares.push(frames.take());
+        }
+        let message = assembler.push(frame);
+        if !matches!(message, Ok(None)) {
+            // Whatever it was, the message is handled below: its frames' shares go back after.
+            let handled = std::mem::take(&mut shares);
+            let ending = handle(message, connection, max_message_size).await;
+            drop(handled);
+            if let Some(ending) = ending {
+                return ending;
             }
-            Ok(Some(Message::Close)) => return Ending::Peer,
-            Err(Fatal::TooLarge) => return too_large(connection, max_message_size).await,
-            Err(Fatal::Protocol) => return Ending::Fatal(1002, "frames out of order"),
         }
     }
+}
+
+/// Handles a complete message (or the error assembling it); `Some` when the
+/// connection must end.
+async fn handle(
+    message: Result<Option<Message>, Fatal>,
+    connection: &Connection,
+    max_message_size: usize,
+) -> Option<Ending> {
+    match message {
+        Ok(None) => {}
+        Ok(Some(Message::Text(bytes))) => match Message::text(&bytes) {
+            Some(text) => connection.handle_text(text).await,
+            None => {
+                reply_error(
+                    connection,
+                    codes::PARSE_ERROR,
+                    "parse error: the text message is not valid UTF-8",
+                )
+                .await;
+            }
+        },
+        Ok(Some(Message::Binary(frame))) => connection.handle_binary(Bytes::clone(&frame)).await,
+        Ok(Some(Message::Close)) => return Some(Ending::Peer),
+        Err(Fatal::TooLarge) => return Some(too_large(connection, max_message_size).await),
+        Err(Fatal::Protocol) => return Some(Ending::Fatal(1002, "frames out of order")),
+    }
+    None
 }
 
 async fn too_large(connection: &Connection, max: usize) -> Ending {
@@ -208,20 +278,20 @@ async fn reply_error(connection: &Connection, code: i32, message: &str) {
 
 /// Writes responses, events and control frames, batching whatever is queued
 /// into one flush. Ends when the outbox ends (every call of the connection is
-/// done) or a close is requested; either way it finishes with a close frame.
+/// done) or a close is requested, finishing with a close frame; or at once
+/// when a write fails or the client does not take it within `deadline`.
 async fn write_loop(
     mut writer: WebSocketWrite<BufWriter<WriteHalf<Socket>>>,
     mut outbox: Outbox,
     mut control: mpsc::Receiver<Control>,
+    deadline: Duration,
 ) {
     let mut control_open = true;
     let (code, reason) = loop {
-        let written = tokio::select! {
+        let next = tokio::select! {
             biased;
             frame = control.recv(), if control_open => match frame {
-                Some(Control::Frame(opcode, payload)) => {
-                    writer.write_frame(Frame::new(true, opcode, None, Payload::Owned(payload))).await
-                }
+                Some(Control::Frame(opcode, payload)) => Next::Control(opcode, payload),
                 Some(Control::Close(code, reason)) => break (code, reason),
                 None => {
                     control_open = false;
@@ -229,16 +299,30 @@ async fn write_loop(
                 }
             },
             message = outbox.recv() => match message {
-                Some(message) => write_batch(&mut writer, &mut outbox, message).await,
+                Some(message) => Next::Messages(message),
                 None => break (1000, ""),
             },
         };
-        if written.is_err() || writer.flush().await.is_err() {
-            // The client is gone; dropping the outbox makes pending sends fail fast.
+        let written = tokio::time::timeout(deadline, async {
+            match next {
+                Next::Control(opcode, payload) => {
+                    writer
+                        .write_frame(Frame::new(true, opcode, None, Payload::Owned(payload)))
+                        .await?
+                }
+                Next::Messages(first) => write_batch(&mut writer, &mut outbox, first).await?,
+            }
+            writer.flush().await
+        })
+        .await;
+        if !matches!(written, Ok(Ok(()))) {
+            // The client is gone or not reading; dropping the outbox makes
+            // pending sends fail fast, and the connection ends.
             return;
         }
     };
-    // Whatever is already queued (the last responses, an error) goes out first.
+    // Whatever is already queued (the last responses, an error) goes out
+    // first; the caller bounds how long this may take.
     while let Some(message) = outbox.try_recv() {
         if write_one(&mut writer, message).await.is_err() {
             return;
@@ -248,6 +332,12 @@ async fn write_loop(
         .write_frame(Frame::close(code, reason.as_bytes()))
         .await;
     let _ = writer.flush().await;
+}
+
+/// What the writer writes next.
+enum Next {
+    Control(OpCode, Vec<u8>),
+    Messages(Outbound),
 }
 
 /// Writes `first` and up to 63 more queued messages before the caller flushes.

@@ -1,114 +1,43 @@
 //! `GET /ipc`: who may open a WebSocket, and the upgrade itself.
 //!
 //! Checked before the upgrade, each refusal with its own HTTP status and a
-//! `tracing` warning: the connection limit (503), the `Origin` header (403),
-//! the token (401).
+//! `tracing` warning: a malformed or foreign `Origin` (403: another site in
+//! the user's browser), no valid token or session cookie (401), the server
+//! shutting down or the connection limit (503). The `Host` was checked by the
+//! guard in front of every route. A connection's label is the one its
+//! window's token carries; nothing the client says (`?label=`) sets it.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Query, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::access::{Credential, Origin, Refused, valid_label};
+use super::budget::IncomingBudget;
+use super::routes::query_param;
 use super::socket::{Serving, serve_connection};
 use super::{Limits, SUBPROTOCOL};
 use crate::route::Router;
-use crate::secret;
 use crate::session::ConnectOptions;
 
-/// What every connection task shares.
+/// What every request handler and connection task of a server shares.
 pub(super) struct Shared {
     pub(super) router: Arc<Router>,
-    pub(super) access: Access,
+    pub(super) access: super::access::Access,
+    pub(super) ws_path: String,
     pub(super) limits: Limits,
+    pub(super) budget: Arc<IncomingBudget>,
     pub(super) shutdown_drain: Duration,
+    /// Cancelled when the server starts shutting down (calls drain).
     pub(super) shutdown: CancellationToken,
+    /// Cancelled when the drain deadline has passed (sockets are dropped).
+    pub(super) hard_stop: CancellationToken,
     pub(super) connections: TaskTracker,
-}
-
-/// The admission rules.
-pub(super) struct Access {
-    /// Tokens that let a client in: the launch token and every capability
-    /// grant token. Empty when no token is required.
-    tokens: Vec<String>,
-    /// Origins allowed besides the server's own.
-    origins: Vec<String>,
-    any_origin: bool,
-    /// Connections open now.
-    open: AtomicUsize,
-}
-
-impl Access {
-    pub(super) fn new(
-        router: &Router,
-        launch: Option<String>,
-        extra: Vec<String>,
-        any_origin: bool,
-        local: SocketAddr,
-    ) -> Self {
-        let tokens = match launch {
-            Some(launch) => std::iter::once(launch)
-                .chain(router.grant_tokens().map(str::to_owned))
-                .collect(),
-            None => Vec::new(),
-        };
-        let port = local.port();
-        let mut origins = vec![
-            format!("http://127.0.0.1:{port}"),
-            format!("http://localhost:{port}"),
-            format!("http://[::1]:{port}"),
-        ];
-        if !local.ip().is_loopback() {
-            origins.push(format!("http://{local}"));
-        }
-        origins.extend(extra);
-        Access {
-            tokens,
-            origins,
-            any_origin,
-            open: AtomicUsize::new(0),
-        }
-    }
-
-    /// A browser page's origin must be the server's own or allowed; clients
-    /// that send no `Origin` are not browsers and are judged by the token alone.
-    fn origin_allowed(&self, origin: Option<&str>) -> bool {
-        match origin {
-            None => true,
-            Some(_) if self.any_origin => true,
-            Some(origin) => self.origins.iter().any(|allowed| allowed == origin),
-        }
-    }
-
-    fn token_accepted(&self, token: Option<&str>) -> bool {
-        if self.tokens.is_empty() {
-            return true;
-        }
-        let Some(token) = token else { return false };
-        // Every candidate is compared (no early exit), each in constant time.
-        self.tokens.iter().fold(false, |found, candidate| {
-            secret::same(candidate.as_bytes(), token.as_bytes()) | found
-        })
-    }
-
-    /// Takes a connection slot if fewer than `max` are taken.
-    fn try_admit(&self, max: usize) -> bool {
-        self.open
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| {
-                (open < max).then_some(open + 1)
-            })
-            .is_ok()
-    }
-
-    fn release(&self) {
-        self.open.fetch_sub(1, Ordering::AcqRel);
-    }
 }
 
 /// A taken connection slot, given back when dropped (on every path).
@@ -120,18 +49,10 @@ impl Drop for Slot {
     }
 }
 
-/// The query parameters the WebSocket endpoint reads.
-#[derive(serde::Deserialize, Default)]
-struct UpgradeQuery {
-    token: Option<String>,
-    /// The connection's label (Tauri's window label).
-    label: Option<String>,
-}
-
-fn refuse(status: StatusCode, why: &'static str, origin: Option<&str>) -> Response {
+fn refuse(status: StatusCode, why: &'static str, origin: Origin<'_>) -> Response {
     tracing::warn!(
         status = status.as_u16(),
-        origin = origin.unwrap_or(""),
+        origin = origin.as_str().unwrap_or(""),
         why,
         "WebSocket upgrade refused"
     );
@@ -155,40 +76,53 @@ pub(super) async fn upgrade(State(shared): State<Arc<Shared>>, mut request: Requ
         )
             .into_response();
     }
-    let origin = request
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    if !shared.access.origin_allowed(origin.as_deref()) {
+    let origin = Origin::of(request.headers().get(header::ORIGIN));
+    if !shared.access.origin_allowed(origin) {
         return refuse(
             StatusCode::FORBIDDEN,
             "this page's origin may not connect (cross-site WebSocket connections are refused)",
-            origin.as_deref(),
+            origin,
         );
     }
-    let query = Query::<UpgradeQuery>::try_from_uri(request.uri())
-        .map(|Query(query)| query)
-        .unwrap_or_default();
-    if !shared.access.token_accepted(query.token.as_deref()) {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong token: connect with the ?token= the server printed",
-            origin.as_deref(),
-        );
-    }
-    if !shared.access.try_admit(shared.limits.max_connections) {
+    let access = &shared.access;
+    let asked_label = query_param(request.uri(), "label");
+    let proof = access.authenticate(
+        query_param(request.uri(), "token"),
+        request.headers().get(header::COOKIE),
+        asked_label,
+    );
+    let proof = match proof {
+        Ok(proof) => proof,
+        Err(Refused::NoSession) => {
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                "missing or wrong token: connect with the ?token= the server printed",
+                origin,
+            );
+        }
+        Err(Refused::NotYourWindow) => {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                "this browser was not given the window it names: open that window's own address",
+                origin,
+            );
+        }
+    };
+    // Only a server that trusts everyone who reaches it takes a label on the
+    // client's word; otherwise the label is the one its window's token carries.
+    let label = match proof.credential {
+        Credential::Open => asked_label.filter(|l| valid_label(l)).map(str::to_owned),
+        _ => proof.label(),
+    };
+    if !access.try_admit(shared.limits.max_connections) {
         return refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             "too many connections",
-            origin.as_deref(),
+            origin,
         );
     }
     let slot = Slot(Arc::clone(&shared));
 
-    let label = query
-        .label
-        .filter(|label| !label.is_empty() && label.len() <= 128);
     let wants_subprotocol = request
         .headers()
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
@@ -196,6 +130,7 @@ pub(super) async fn upgrade(State(shared): State<Arc<Shared>>, mut request: Requ
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|p| p.trim() == SUBPROTOCOL);
+    let origin = origin.as_str().map(str::to_owned);
     let (response, pending) = match fastwebsockets::upgrade::upgrade(&mut request) {
         Ok(upgrade) => upgrade,
         Err(e) => {
@@ -209,25 +144,29 @@ pub(super) async fn upgrade(State(shared): State<Arc<Shared>>, mut request: Requ
     let options = ConnectOptions {
         origin,
         label,
-        token: query.token,
+        token: proof.token.as_deref().map(str::to_owned),
         binary: wants_subprotocol,
         ..shared.limits.connect.clone()
     };
     let task_shared = Arc::clone(&shared);
     shared.connections.spawn(async move {
         let _slot = slot;
-        match pending.await {
-            Ok(socket) => {
-                let serving = Serving {
-                    router: &task_shared.router,
-                    limits: &task_shared.limits,
-                    drain: task_shared.shutdown_drain,
-                    shutdown: &task_shared.shutdown,
-                };
-                serve_connection(serving, socket, options).await;
+        let socket = match pending.await {
+            Ok(socket) => socket,
+            Err(e) => {
+                tracing::debug!(error = %e, "WebSocket upgrade did not complete");
+                return;
             }
-            Err(e) => tracing::debug!(error = %e, "WebSocket upgrade did not complete"),
-        }
+        };
+        let serving = Serving {
+            router: &task_shared.router,
+            limits: &task_shared.limits,
+            budget: &task_shared.budget,
+            drain: task_shared.shutdown_drain,
+            shutdown: &task_shared.shutdown,
+            hard_stop: &task_shared.hard_stop,
+        };
+        serve_connection(serving, socket.into_inner(), options).await;
     });
     let (mut parts, body) = response.into_parts();
     if wants_subprotocol {
@@ -237,56 +176,4 @@ pub(super) async fn upgrade(State(shared): State<Arc<Shared>>, mut request: Requ
         );
     }
     Response::from_parts(parts, Body::new(body))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn access(tokens: &[&str], extra: &[&str], any: bool) -> Access {
-        Access {
-            tokens: tokens.iter().map(|t| t.to_string()).collect(),
-            origins: ["http://127.0.0.1:8080"]
-                .iter()
-                .chain(extra)
-                .map(|o| o.to_string())
-                .collect(),
-            any_origin: any,
-            open: AtomicUsize::new(0),
-        }
-    }
-
-    #[test]
-    fn origins() {
-        let a = access(&[], &["https://app.example"], false);
-        assert!(
-            a.origin_allowed(None),
-            "non-browser clients are judged by the token"
-        );
-        assert!(a.origin_allowed(Some("http://127.0.0.1:8080")));
-        assert!(a.origin_allowed(Some("https://app.example")));
-        assert!(!a.origin_allowed(Some("http://127.0.0.1:8081")));
-        assert!(!a.origin_allowed(Some("null")));
-        assert!(access(&[], &[], true).origin_allowed(Some("http://evil.example")));
-    }
-
-    #[test]
-    fn tokens() {
-        let a = access(&["launch", "grant"], &[], false);
-        assert!(a.token_accepted(Some("launch")) && a.token_accepted(Some("grant")));
-        assert!(!a.token_accepted(Some("launc")) && !a.token_accepted(None));
-        assert!(
-            access(&[], &[], false).token_accepted(None),
-            "no token required"
-        );
-    }
-
-    #[test]
-    fn the_connection_limit_holds_and_frees() {
-        let a = access(&[], &[], false);
-        assert!(a.try_admit(2) && a.try_admit(2));
-        assert!(!a.try_admit(2));
-        a.release();
-        assert!(a.try_admit(2));
-    }
 }
