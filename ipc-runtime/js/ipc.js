@@ -93,6 +93,15 @@ function report(err) {
   else console.error(err);
 }
 
+/**
+ * What went wrong, for an error message: the `message` of what was thrown, or
+ * the thrown value itself when it has none (a transport may throw anything,
+ * even null).
+ */
+function messageOf(err) {
+  return err !== null && typeof err === "object" && "message" in err ? String(err.message) : String(err);
+}
+
 function safely(fn, ...args) {
   try {
     fn(...args);
@@ -627,7 +636,7 @@ export class IpcClient {
     try {
       this.#socket.send(data);
     } catch (err) {
-      this.#settle(id)?.reject(new IpcError(ErrorCode.DISCONNECTED, `ipc: could not send \`${entry.method}\`: ${err.message}`));
+      this.#settle(id)?.reject(new IpcError(ErrorCode.DISCONNECTED, `ipc: could not send \`${entry.method}\`: ${messageOf(err)}`));
     }
   }
 
@@ -754,7 +763,7 @@ export class IpcClient {
         throw new TypeError("the transport's open() returned no socket");
       }
     } catch (err) {
-      this.#onClose(null, { code: 0, reason: err.message });
+      this.#onClose(null, { code: 0, reason: messageOf(err) });
       return;
     }
     this.#socket = socket;
