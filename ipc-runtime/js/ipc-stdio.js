@@ -84,8 +84,6 @@ function describeSource(source) {
 class StdioSocket extends EventTarget {
   /** @type {StdioWritable} */
   #stdin;
-  /** @type {StdioReadable} */
-  #stdout;
   /** @type {ChildProcessEvents | null} */
   #process; // the ChildProcess, if given one
   #decoder = new TextDecoder("utf-8");
@@ -111,7 +109,6 @@ class StdioSocket extends EventTarget {
       throw new TypeError("ipc-stdio: the process needs piped stdin and stdout: spawn it with stdio: [\"pipe\", \"pipe\", ...]");
     }
     this.#stdin = stdin;
-    this.#stdout = stdout;
 
     this.#listen(stdout, "data", (/** @type {string | Uint8Array} */ chunk) => this.#receive(chunk));
     this.#listen(stdout, "end", () => this.#close(1000, "its stdout ended"));
