@@ -8,8 +8,11 @@ export interface TauriInternalsOptions extends ConnectOptions {
   /**
    * This window's label (`getCurrentWindow().label`), sent to the server as
    * the `label` query parameter of the WebSocket URL; `emitTo(label, ...)`
-   * reaches the connections with that label. Default: the URL's own `label`
-   * parameter, else "main".
+   * reaches the connections with that label. The server binds labels: it
+   * accepts only one the browser was given (a window's own address, from
+   * `ServerHandle::window_url`, carries it). Default: the URL's own `label`
+   * parameter; without one the connection has no label, and
+   * `getCurrentWindow().label` reads "main".
    */
   label?: string;
   /**

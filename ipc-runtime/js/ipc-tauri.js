@@ -46,9 +46,68 @@
 
 import { connect, defaultUrl, ErrorCode } from "./ipc.js";
 
+// Types: this file's API is declared in ipc-tauri.d.ts, ipc.js's in ipc.d.ts;
+// `npm run check:types` checks this file against them
+// (tests/js/tsconfig.impl.json). What Tauri's own side looks like (the
+// internals, the pushes) is described here, as `@tauri-apps/api` expects it.
+
+/**
+ * @import { InvokeArgs, IpcClient } from "./ipc.d.ts"
+ * @import { TauriInternalsOptions } from "./ipc-tauri.d.ts"
+ */
+
+/**
+ * A callback registered with `transformCallback`, run by a push.
+ * @typedef {(data: unknown) => unknown} TauriCallback
+ */
+
+/**
+ * `window.__TAURI_INTERNALS__` as this file installs it: what `@tauri-apps/api` calls.
+ * @typedef {object} TauriInternals
+ * @property {(cmd: string, args?: unknown, options?: unknown) => Promise<unknown>} invoke
+ * @property {(callback?: TauriCallback, once?: boolean) => number} transformCallback
+ * @property {(id: number) => void} unregisterCallback
+ * @property {(id: number, data: unknown) => void} runCallback
+ * @property {Map<number, TauriCallback>} callbacks
+ * @property {(filePath: string, protocol?: string) => string} convertFileSrc
+ * @property {{ currentWindow: { label: string }, currentWebview: { windowLabel: string, label: string } }} metadata
+ */
+
+/**
+ * The globals this file sets (a page may have set the internals' objects before).
+ * @typedef {object} TauriGlobals
+ * @property {Partial<TauriInternals>} [__TAURI_INTERNALS__]
+ * @property {{ unregisterListener?: (event: string, eventId: number) => void }} [__TAURI_EVENT_PLUGIN_INTERNALS__]
+ * @property {boolean} [isTauri]
+ */
+
+/**
+ * The params of an `ipc.event` push for a `plugin:event|listen` subscription
+ * (docs/protocol.md, "Tauri compatibility").
+ * @typedef {object} HandlerEventPush
+ * @property {number} handler the callback to run
+ * @property {string} event
+ * @property {unknown} payload
+ * @property {number} id the event id the subscription's listen returned
+ */
+
+/**
+ * The params of an `ipc.channel` push: message `index` of channel `channel`
+ * (a callback id here), or (`end`) the index its end comes after.
+ * @typedef {object} ChannelPush
+ * @property {number} channel
+ * @property {number} index
+ * @property {unknown} [message]
+ * @property {boolean} [end]
+ */
+
 /** The key of Tauri's custom IPC serialization (`SERIALIZE_TO_IPC_FN`). */
 const TO_IPC = "__TAURI_TO_IPC_KEY__";
 
+/** The global object, with the globals this file sets. */
+const tauriGlobals = /** @type {typeof globalThis & TauriGlobals} */ (globalThis);
+
+/** @type {{ client: IpcClient | null } | null} */
 let installed = null; // { client } of the latest install (client null while connecting)
 
 /**
@@ -60,15 +119,15 @@ let installed = null; // { client } of the latest install (client null while con
  * connection.
  *
  * @param {string | URL} [url] default: the page's `ws(s)://<host>/ipc` (as `connect`).
- * @param {object} [options] `label`: this window's label, sent as the `label`
- *   query parameter (default the URL's own: a window's page, opened with the
- *   address `ServerHandle::window_url` gives, carries it; the server binds it
- *   and refuses a label the browser was not given). Without one, the
- *   connection has no label and `getCurrentWindow().label` reads "main".
- *   Also `convertFileSrc(path, protocol)`; and any option of ipc.js's
+ * @param {TauriInternalsOptions} [options] `label`: this window's label, sent as
+ *   the `label` query parameter (default the URL's own: a window's page,
+ *   opened with the address `ServerHandle::window_url` gives, carries it; the
+ *   server binds it and refuses a label the browser was not given). Without
+ *   one, the connection has no label and `getCurrentWindow().label` reads
+ *   "main". Also `convertFileSrc(path, protocol)`; and any option of ipc.js's
  *   `connect` (`timeout`, `reconnect`, `WebSocket`, `protocols`,
  *   `onstatechange`, `onnotification`).
- * @returns {Promise<import("./ipc.js").IpcClient>}
+ * @returns {Promise<IpcClient>}
  */
 export async function installTauriInternals(url, options = {}) {
   const { label, convertFileSrc, onnotification, ...connectOptions } = options;
@@ -77,14 +136,18 @@ export async function installTauriInternals(url, options = {}) {
   const windowLabel = target.searchParams.get("label") ?? "main";
 
   installed?.client?.close();
+  /** @type {{ client: IpcClient | null }} */
   const state = { client: null };
   installed = state;
-  const internals = (globalThis.__TAURI_INTERNALS__ ??= {});
-  const eventInternals = (globalThis.__TAURI_EVENT_PLUGIN_INTERNALS__ ??= {});
+  // Complete once the Object.assign below has run, before any push can use it.
+  const internals = /** @type {TauriInternals} */ (tauriGlobals.__TAURI_INTERNALS__ ??= {});
+  const eventInternals = (tauriGlobals.__TAURI_EVENT_PLUGIN_INTERNALS__ ??= {});
 
   // ---- callbacks ----
+  /** @type {Map<number, TauriCallback>} */
   const callbacks = new Map(); // id -> function
   let nextCallbackId = 1;
+  /** @type {TauriInternals["transformCallback"]} */
   const transformCallback = (callback, once = false) => {
     const id = nextCallbackId++;
     callbacks.set(id, (data) => {
@@ -93,9 +156,11 @@ export async function installTauriInternals(url, options = {}) {
     });
     return id;
   };
+  /** @type {TauriInternals["unregisterCallback"]} */
   const unregisterCallback = (id) => {
     callbacks.delete(id);
   };
+  /** @type {TauriInternals["runCallback"]} */
   const runCallback = (id, data) => {
     const callback = callbacks.get(id);
     if (callback) callback(data);
@@ -105,6 +170,8 @@ export async function installTauriInternals(url, options = {}) {
    * Runs the callback a push names, through `runCallback` as Tauri's backend
    * does (so a wrapped `runCallback` sees it); a push for a callback already
    * removed (an event in flight while unlistening) is dropped silently.
+   * @param {number} id
+   * @param {unknown} data
    */
   const push = (id, data) => {
     if (!callbacks.has(id)) return;
@@ -118,22 +185,30 @@ export async function installTauriInternals(url, options = {}) {
   };
 
   // ---- the event plugin's bookkeeping: event id -> { event, handler } ----
+  /** @type {Map<number, { event: string, handler: number }>} */
   const listeners = new Map();
-  const unregisterListener = (event, eventId) => {
+  /** @type {(event: string, eventId: number) => void} */
+  const unregisterListener = (_event, eventId) => {
     const listener = listeners.get(eventId);
     if (!listener) return;
     listeners.delete(eventId);
     unregisterCallback(listener.handler);
   };
 
-  // ---- pushes ----
+  // ---- pushes (their params as docs/protocol.md has them: not validated) ----
+  /**
+   * @param {string} method
+   * @param {unknown} params
+   */
   const onPush = (method, params) => {
     if (!params || typeof params !== "object") return;
     if (method === "ipc.event" && "handler" in params) {
-      push(params.handler, { event: params.event, payload: params.payload, id: params.id });
+      const { handler, event, payload, id } = /** @type {HandlerEventPush} */ (params);
+      push(handler, { event, payload, id });
     } else if (method === "ipc.channel") {
-      if (params.end === true) push(params.channel, { index: params.index, end: true });
-      else push(params.channel, { index: params.index, message: toArrayBuffer(params.message) });
+      const { channel, index, end, message } = /** @type {ChannelPush} */ (params);
+      if (end === true) push(channel, { index, end: true });
+      else push(channel, { index, message: toArrayBuffer(message) });
     }
   };
 
@@ -146,22 +221,28 @@ export async function installTauriInternals(url, options = {}) {
     },
   });
   connecting.catch(() => {}); // reported through the returned promise and the calls
+  /** @type {TauriInternals["invoke"]} */
   const invoke = async (cmd, args = {}, _options = undefined) => {
     const client = await connecting.catch((err) => Promise.reject(err.message));
+    /** @type {unknown} */
     let result;
     try {
       result = await client.invoke(cmd, prepareArgs(args));
-    } catch (err) {
+    } catch (thrown) {
+      // ipc.js's IpcError, or its TypeError for args it refuses.
+      const err = /** @type {{ code?: unknown, message?: unknown, data?: unknown } | null | undefined} */ (thrown);
       if (err && err.code === ErrorCode.COMMAND_ERROR && err.data !== undefined) throw err.data;
       throw err && typeof err.message === "string" ? err.message : String(err);
     }
     if (cmd === "plugin:event|listen" && args && typeof args === "object") {
-      listeners.set(result, { event: args.event, handler: args.handler });
+      // As `@tauri-apps/api` sends them; the server answers with the event id.
+      const listen = /** @type {{ event: string, handler: number }} */ (args);
+      listeners.set(/** @type {number} */ (result), { event: listen.event, handler: listen.handler });
     }
     return toArrayBuffer(result);
   };
 
-  Object.assign(internals, {
+  Object.assign(internals, /** @satisfies {TauriInternals} */ ({
     invoke,
     transformCallback,
     unregisterCallback,
@@ -172,9 +253,9 @@ export async function installTauriInternals(url, options = {}) {
       currentWindow: { label: windowLabel },
       currentWebview: { windowLabel, label: windowLabel },
     },
-  });
+  }));
   eventInternals.unregisterListener = unregisterListener;
-  globalThis.isTauri = true;
+  tauriGlobals.isTauri = true;
 
   const client = await connecting;
   if (installed === state) state.client = client;
@@ -182,12 +263,21 @@ export async function installTauriInternals(url, options = {}) {
   return client;
 }
 
+/**
+ * A typed array, DataView or ArrayBuffer (also one from another realm).
+ * @param {unknown} value
+ * @returns {value is ArrayBuffer | ArrayBufferView}
+ */
 function isBinary(value) {
   return value !== null && typeof value === "object" &&
     (ArrayBuffer.isView(value) || Object.prototype.toString.call(value) === "[object ArrayBuffer]");
 }
 
-/** Bytes from the server (a Uint8Array view into the frame) as an ArrayBuffer of their own. */
+/**
+ * Bytes from the server (a Uint8Array view into the frame) as an ArrayBuffer of their own.
+ * @param {unknown} value
+ * @returns {unknown}
+ */
 function toArrayBuffer(value) {
   if (!(value instanceof Uint8Array)) return value;
   return value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength);
@@ -198,22 +288,35 @@ function toArrayBuffer(value) {
  * and an object with `__TAURI_TO_IPC_KEY__` is replaced by its result (a
  * Tauri `Channel` becomes `"__CHANNEL__:<id>"` this way). Binary values are
  * left for ipc.js, which sends them as bytes.
+ * @param {unknown} args
+ * @returns {InvokeArgs} as far as types go: ipc.js refuses, at run time, what is not
  */
 function prepareArgs(args) {
   if (args === null || args === undefined) return {};
-  return prepare(args, ""); // anything but an object, array or bytes is refused by ipc.js
+  return /** @type {InvokeArgs} */ (prepare(args, "")); // anything but an object, array or bytes is refused by ipc.js
 }
 
+/** @typedef {{ toJSON(key: string): unknown }} WithToJSON JSON's own serialization */
+/** @typedef {{ [TO_IPC](): unknown }} WithToIpc Tauri's (its `Channel` has it) */
+
+/**
+ * @param {unknown} value
+ * @param {string} key its key in the object holding it, as `toJSON` takes it
+ * @returns {unknown}
+ */
 function prepare(value, key) {
   if (isBinary(value)) return value; // before toJSON: a Node Buffer has one
-  if (value !== null && (typeof value === "object" || typeof value === "bigint") && typeof value.toJSON === "function") {
-    value = value.toJSON(key);
+  if (value !== null && (typeof value === "object" || typeof value === "bigint") && typeof (/** @type {Partial<WithToJSON>} */ (value)).toJSON === "function") {
+    value = /** @type {WithToJSON} */ (value).toJSON(key);
   }
   if (value instanceof Map) value = Object.fromEntries(value);
-  else if (value !== null && typeof value === "object" && TO_IPC in value && !isBinary(value)) value = value[TO_IPC]();
+  // Not a function under that key: the call throws, and the invoke fails.
+  else if (value !== null && typeof value === "object" && TO_IPC in value && !isBinary(value)) value = /** @type {WithToIpc} */ (value)[TO_IPC]();
   if (value === null || typeof value !== "object" || isBinary(value)) return value;
   if (Array.isArray(value)) return value.map((item, i) => prepare(item, String(i)));
+  /** @type {Record<string, unknown>} */
   const out = {};
-  for (const name of Object.keys(value)) out[name] = prepare(value[name], name);
+  const members = /** @type {Record<string, unknown>} */ (value);
+  for (const name of Object.keys(value)) out[name] = prepare(members[name], name);
   return out;
 }

@@ -50,6 +50,9 @@ export declare class IpcError extends Error {
 /** The state of a client's connection. */
 export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed";
 
+/** Told of each change of a client's {@link ConnectionState}: the new one, and the one before. */
+export type StateChangeHandler = (state: ConnectionState, previous: ConnectionState) => void;
+
 /** What a listener receives. */
 export interface IpcEvent<T = any> {
   /** The event name. */
@@ -149,7 +152,7 @@ export interface ConnectOptions {
    */
   protocols?: string | string[];
   /** Set as the client's `onstatechange` before it starts connecting. */
-  onstatechange?: ((state: ConnectionState, previous: ConnectionState) => void) | null;
+  onstatechange?: StateChangeHandler | null;
   /** Set as the client's `onnotification` before it starts connecting. */
   onnotification?: NotificationHandler | null;
 }
@@ -203,7 +206,7 @@ export declare class IpcClient {
   /** The connection's state. */
   readonly state: ConnectionState;
   /** Called whenever `state` changes. */
-  onstatechange: ((state: ConnectionState, previous: ConnectionState) => void) | null;
+  onstatechange: StateChangeHandler | null;
   /** Called with every notification the server pushes, after the client has handled it. */
   onnotification: NotificationHandler | null;
 

@@ -45,6 +45,18 @@
 // numbers and never a binary frame) and optionally `describe` (what `url` and
 // error messages call it). Reconnecting calls `open()` again. ipc-stdio.js is
 // one for Node: a sidecar process driven over its stdin/stdout.
+//
+// Types: the public types are declared once, in ipc.d.ts; the JSDoc below
+// refers to them, and `npm run check:types` checks this file against them
+// (tests/js/tsconfig.impl.json).
+
+/**
+ * @import {
+ *   BinaryData, ConnectionState, ConnectOptions, EmitOptions, InvokeArgs, InvokeOptions, IpcEvent,
+ *   NotificationHandler, ReconnectOptions, StateChangeHandler, Transport, TransportConnectOptions,
+ *   TransportSocket, UnlistenFn,
+ * } from "./ipc.d.ts"
+ */
 
 /** JSON-RPC error codes used by the runtime (docs/protocol.md, "Errors"). */
 export const ErrorCode = Object.freeze({
@@ -78,6 +90,7 @@ export class IpcError extends Error {
    */
   constructor(code, message, data) {
     super(message);
+    /** @type {"IpcError"} */
     this.name = "IpcError";
     /** @type {number} */
     this.code = code;
@@ -89,12 +102,32 @@ export class IpcError extends Error {
 const START = Symbol("start"); // keeps IpcClient's start private to this module
 const DEFAULT_BACKOFF = { delayMs: 500, maxDelayMs: 10_000 };
 
-/** Reports an error nobody awaits (e.g. thrown by a user callback) without breaking the client. */
+/**
+ * Reports an error nobody awaits (e.g. thrown by a user callback) without breaking the client.
+ * @param {unknown} err
+ */
 function report(err) {
   if (typeof globalThis.reportError === "function") globalThis.reportError(err);
   else console.error(err);
 }
 
+/**
+ * What went wrong, for an error message: the `message` of what was thrown, or
+ * the thrown value itself when it has none (a transport may throw anything,
+ * even null).
+ * @param {unknown} err
+ * @returns {string}
+ */
+function messageOf(err) {
+  return err !== null && typeof err === "object" && "message" in err ? String(err.message) : String(err);
+}
+
+/**
+ * Calls a user callback; what it throws is reported, not propagated.
+ * @template {unknown[]} A
+ * @param {(...args: A) => void} fn
+ * @param {A} args
+ */
 function safely(fn, ...args) {
   try {
     fn(...args);
@@ -110,21 +143,39 @@ const SUBPROTOCOL = "ipc.v1";
 const UTF8_ENCODER = new TextEncoder();
 const UTF8_DECODER = new TextDecoder("utf-8", { fatal: true });
 
+/**
+ * An ArrayBuffer, also one from another realm (an iframe, a Node vm context).
+ * @param {unknown} value
+ * @returns {value is ArrayBuffer}
+ */
 function isArrayBuffer(value) {
   return value instanceof ArrayBuffer || Object.prototype.toString.call(value) === "[object ArrayBuffer]";
 }
 
-/** A typed array, DataView or ArrayBuffer: a value sent as bytes. */
+/**
+ * A typed array, DataView or ArrayBuffer: a value sent as bytes.
+ * @param {unknown} value
+ * @returns {value is BinaryData}
+ */
 function isBinary(value) {
   return value !== null && typeof value === "object" && (ArrayBuffer.isView(value) || isArrayBuffer(value));
 }
 
-/** The bytes of a binary value, as a Uint8Array view (no copy). */
+/**
+ * The bytes of a binary value, as a Uint8Array view (no copy).
+ * @param {BinaryData} value
+ * @returns {Uint8Array}
+ */
 function bytesOf(value) {
   return isArrayBuffer(value) ? new Uint8Array(value) : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
 }
 
-/** header length (u32, big-endian) ‖ header JSON ‖ attachment 0 ‖ attachment 1 ‖ … */
+/**
+ * header length (u32, big-endian) ‖ header JSON ‖ attachment 0 ‖ attachment 1 ‖ …
+ * @param {string} headerJson
+ * @param {Uint8Array[]} attachments
+ * @returns {Uint8Array}
+ */
 function encodeFrame(headerJson, attachments) {
   const header = UTF8_ENCODER.encode(headerJson);
   let size = 4 + header.byteLength;
@@ -144,6 +195,8 @@ function encodeFrame(headerJson, attachments) {
  * Decodes a binary frame into its JSON-RPC message, with every `{"$bytes": i}`
  * replaced by a Uint8Array view of attachment i. Undefined if the frame does
  * not follow the layout.
+ * @param {unknown} data a binary frame, as the socket gave it
+ * @returns {unknown}
  */
 function decodeFrame(data) {
   let bytes;
@@ -153,13 +206,15 @@ function decodeFrame(data) {
   if (bytes.byteLength < 4) return undefined;
   const headerLength = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0);
   if (headerLength > bytes.byteLength - 4) return undefined;
-  let message;
+  /** @type {unknown} */
+  let parsed;
   try {
-    message = parseJson(UTF8_DECODER.decode(bytes.subarray(4, 4 + headerLength)));
+    parsed = parseJson(UTF8_DECODER.decode(bytes.subarray(4, 4 + headerLength)));
   } catch {
     return undefined;
   }
-  if (!message || typeof message !== "object" || Array.isArray(message)) return undefined;
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) return undefined;
+  const message = /** @type {{ attachments?: unknown }} */ (parsed); // a JSON object: any member may be missing
   const lengths = message.attachments;
   if (!Array.isArray(lengths)) return undefined;
   const attachments = [];
@@ -178,17 +233,23 @@ function decodeFrame(data) {
   }
 }
 
-/** Replaces `{"$bytes": i}` placeholders in a parsed JSON value, in place. */
+/**
+ * Replaces `{"$bytes": i}` placeholders in a parsed JSON value, in place.
+ * @param {unknown} value
+ * @param {Uint8Array[]} attachments
+ * @returns {unknown}
+ */
 function revive(value, attachments) {
   if (value === null || typeof value !== "object") return value;
+  const members = /** @type {Record<string, unknown>} */ (value); // an array's too: its indices are keys
   const keys = Object.keys(value);
   if (!Array.isArray(value) && keys.length === 1 && keys[0] === "$bytes") {
-    const i = value.$bytes;
-    if (!Number.isInteger(i) || i < 0 || i >= attachments.length) throw new RangeError(`no attachment ${i}`);
+    const i = members.$bytes;
+    if (typeof i !== "number" || !Number.isInteger(i) || i < 0 || i >= attachments.length) throw new RangeError(`no attachment ${i}`);
     return attachments[i];
   }
   for (const key of keys) {
-    const before = value[key];
+    const before = members[key];
     const after = revive(before, attachments);
     // defineProperty, not assignment: a member named "__proto__" must stay a member.
     if (after !== before) Object.defineProperty(value, key, { value: after, writable: true, enumerable: true, configurable: true });
@@ -206,7 +267,11 @@ const BIGINT_MARKER = `\u0000ipc-bigint-${Math.random().toString(36).slice(2)}${
 /** How the marker looks inside JSON text, opening quote included. */
 const BIGINT_MARKER_JSON = JSON.stringify(BIGINT_MARKER).slice(0, -1);
 
-/** JSON.parse, except that integers beyond Number.MAX_SAFE_INTEGER become BigInts. */
+/**
+ * JSON.parse, except that integers beyond Number.MAX_SAFE_INTEGER become BigInts.
+ * @param {string} text
+ * @returns {unknown}
+ */
 function parseJson(text) {
   if (!LONG_DIGITS.test(text)) return JSON.parse(text);
   // Outside strings, replace each unsafe integer literal by a marked string,
@@ -249,7 +314,13 @@ function parseJson(text) {
   );
 }
 
-/** JSON.stringify with a replacer, except that BigInts become exact JSON integers. */
+/**
+ * JSON.stringify with a replacer, except that BigInts become exact JSON integers.
+ * @param {unknown} value
+ * @param {(this: Record<string, unknown>, key: string, value: unknown) => unknown} replacer
+ *   called as JSON.stringify calls its own: `this` is the object (or array) holding `key`.
+ * @returns {string}
+ */
 function stringifyJson(value, replacer) {
   let bigints = false;
   const json = JSON.stringify(value, function (key, v) {
@@ -289,6 +360,40 @@ export function defaultUrl() {
   return `${scheme}://${loc.host}/ipc` + (query === "" ? "" : `?${query}`);
 }
 
+// ---- messages from the server (docs/protocol.md) ----
+// Parsed JSON, typed as the protocol has it: nothing validates a message
+// against these types, and the checks where a message is read are what keeps
+// a server that breaks the protocol from breaking the client.
+
+/**
+ * A message from the server: a response (`id`, then `result` or `error`) or
+ * a notification (`method`, `params`).
+ * @typedef {object} ServerMessage
+ * @property {number | null} [id] a response's: its request's id (null if the server could not read it)
+ * @property {unknown} [result]
+ * @property {{ code: number, message: string, data?: unknown }} [error]
+ * @property {unknown} [method] a notification's
+ * @property {unknown} [params] a notification's
+ */
+
+/**
+ * The params of an `ipc.event` push.
+ * @typedef {object} EventPush
+ * @property {string} event
+ * @property {unknown} payload
+ * @property {number} source the emitter's client id, 0 for the backend
+ */
+
+/**
+ * The params of an `ipc.channel` push: message `index` of channel `channel`,
+ * or (`end`) the index its end comes after.
+ * @typedef {object} ChannelPush
+ * @property {number} channel
+ * @property {number} index
+ * @property {unknown} [message]
+ * @property {boolean} [end]
+ */
+
 // ---- channels (docs/protocol.md, "Channels") ----
 
 const BIND = Symbol("bind"); // these keep Channel's wiring private to this module
@@ -297,7 +402,10 @@ const DELIVER = Symbol("deliver");
 const DROP = Symbol("drop");
 const UNUSED = Symbol("unused");
 
-/** Errors that mean the command never ran, so the server opened no channel. */
+/**
+ * Errors that mean the command never ran, so the server opened no channel.
+ * @type {ReadonlySet<number>}
+ */
 const NOT_RUN = new Set([
   ErrorCode.PARSE_ERROR,
   ErrorCode.INVALID_REQUEST,
@@ -308,7 +416,17 @@ const NOT_RUN = new Set([
 ]);
 
 let nextChannelId = 1;
-/** id -> Channel passed to a call and not ended yet, whichever client it went through. */
+/**
+ * What the clients use of a Channel, whatever its message type: its id and
+ * wiring, in which `T` does not appear. (A `Channel<T>` is a `Channel<U>` for
+ * no other U: `onmessage` takes T in, and its queue of early messages holds T.)
+ * @typedef {Pick<Channel<unknown>, "id" | typeof BIND | typeof SENT | typeof DELIVER | typeof DROP | typeof UNUSED>} ChannelWiring
+ */
+
+/**
+ * id -> Channel passed to a call and not ended yet, whichever client it went through.
+ * @type {Map<number, ChannelWiring>}
+ */
 const channels = new Map();
 
 /**
@@ -323,29 +441,45 @@ const channels = new Map();
  * command, bad arguments, ...) or never goes out (timeout, abort), the channel
  * ends at once. If the connection closes before the end arrives, `ended`
  * rejects with an {@link IpcError} DISCONNECTED (nobody has to await it).
+ *
+ * `T` is the type of the command's messages, taken on the caller's word (as
+ * ipc.d.ts's `Channel<T = any>`: the `any` default is the declared API's).
+ * @template [T=any]
  */
 export class Channel {
-  /** Unique in this page (a module-level counter); the id sent to the server. */
+  /**
+   * Unique in this page (a module-level counter); the id sent to the server.
+   * @readonly
+   * @type {number}
+   */
   id = nextChannelId++;
   /**
    * Resolves once the command has dropped the channel and every message was
    * delivered (or its call failed before the command ran); rejects with
    * DISCONNECTED if the connection closed first.
+   * @readonly
    * @type {Promise<void>}
    */
   ended;
 
+  /** @type {((message: T) => void) | null} */
   #onmessage;
   #next = 0; // index of the next message to deliver
+  /** @type {Map<number, T>} */
   #early = new Map(); // index -> message that arrived before its turn
   #endIndex = -1; // the index of `end` once it arrived
+  /** @type {IpcClient | null} */
   #client = null; // the client the channel was passed to
   #sent = false; // the call carrying it went out on a socket
   #done = false;
-  #resolve;
-  #reject;
+  // `ended`'s; the constructor replaces these no-ops at once (a type checker
+  // cannot see that the Promise executor runs before the constructor returns).
+  /** @type {() => void} */
+  #resolve = () => {};
+  /** @type {(reason: IpcError) => void} */
+  #reject = () => {};
 
-  /** @param {(message: any) => void} [onmessage] */
+  /** @param {((message: T) => void) | null} [onmessage] */
   constructor(onmessage) {
     this.#onmessage = onmessage ?? null;
     this.ended = new Promise((resolve, reject) => {
@@ -360,16 +494,23 @@ export class Channel {
     return this.#onmessage;
   }
 
+  /** @param {((message: T) => void) | null} cb */
   set onmessage(cb) {
     this.#onmessage = cb ?? null;
   }
 
-  /** `"__CHANNEL__:<id>"`, what the server expects for a `Channel<T>` argument. */
+  /**
+   * `"__CHANNEL__:<id>"`, what the server expects for a `Channel<T>` argument.
+   * @returns {`__CHANNEL__:${number}`}
+   */
   toJSON() {
     return `__CHANNEL__:${this.id}`;
   }
 
-  /** Ties the channel to the client whose call carries it. */
+  /**
+   * Ties the channel to the client whose call carries it.
+   * @param {IpcClient} client
+   */
   [BIND](client) {
     if (this.#done) throw new TypeError(`ipc: channel ${this.id} has ended; create a new Channel`);
     if (this.#client) throw new TypeError(`ipc: channel ${this.id} is already in use by a call; create a new Channel`);
@@ -381,14 +522,19 @@ export class Channel {
     this.#sent = true;
   }
 
-  /** An `ipc.channel` push for this id, received by `client`. */
+  /**
+   * An `ipc.channel` push for this id, received by `client`.
+   * @param {IpcClient} client
+   * @param {ChannelPush} params
+   */
   [DELIVER](client, params) {
     const { index } = params;
     if (client !== this.#client || this.#done || !Number.isInteger(index) || index < this.#next) return;
     if (params.end === true) this.#endIndex = index;
-    else if ("message" in params) this.#early.set(index, params.message);
+    // The command's messages are T on the caller's word: nothing here can check it.
+    else if ("message" in params) this.#early.set(index, /** @type {T} */ (params.message));
     while (this.#early.has(this.#next)) {
-      const message = this.#early.get(this.#next);
+      const message = /** @type {T} */ (this.#early.get(this.#next)); // has() said it is there
       this.#early.delete(this.#next++);
       if (typeof this.#onmessage === "function") safely(this.#onmessage, message);
     }
@@ -401,6 +547,9 @@ export class Channel {
   /**
    * `client`'s connection is gone: drop the channel if it is tied to it (and,
    * with `onlySent`, if its call went out on that connection).
+   * @param {IpcClient} client
+   * @param {boolean} onlySent
+   * @param {string} why
    */
   [DROP](client, onlySent, why) {
     if (this.#client !== client || this.#done || (onlySent && !this.#sent)) return;
@@ -408,7 +557,10 @@ export class Channel {
     this.#reject(new IpcError(ErrorCode.DISCONNECTED, `ipc: channel ${this.id} closed before its end: ${why}`));
   }
 
-  /** Its call failed before the command ran, or never went out: no message will come. */
+  /**
+   * Its call failed before the command ran, or never went out: no message will come.
+   * @param {IpcClient} client
+   */
   [UNUSED](client) {
     if (this.#client !== client || this.#done) return;
     this.#finish();
@@ -427,6 +579,9 @@ export class Channel {
 /**
  * The default transport: a WebSocket to `url`, with the `WebSocket` and
  * `protocols` options of {@link connect}.
+ * @param {string} url
+ * @param {ConnectOptions} options
+ * @returns {Transport}
  */
 function webSocketTransport(url, options) {
   const WS = options.WebSocket ?? globalThis.WebSocket;
@@ -448,13 +603,35 @@ function webSocketTransport(url, options) {
   };
 }
 
-/** Checks a transport given to {@link connect}. */
+/**
+ * Checks a transport given to {@link connect} (by JavaScript that no type checker saw).
+ * @param {Transport | undefined} transport
+ * @returns {Transport}
+ */
 function checkTransport(transport) {
   if (transport === null || typeof transport !== "object" || typeof transport.open !== "function") {
     throw new TypeError("ipc: a transport is an object with an open() method returning a socket");
   }
   return transport;
 }
+
+/**
+ * A call waiting for its response.
+ * @typedef {object} PendingCall
+ * @property {string} method
+ * @property {(result: unknown) => void} resolve
+ * @property {(reason: unknown) => void} reject
+ * @property {boolean} sent whether it went out on a socket
+ * @property {ChannelWiring[]} channels those among its params
+ * @property {() => void} cleanup clears its timeout and abort listener
+ */
+
+/**
+ * A listener of an event, as `listen` or `once` registered it.
+ * @typedef {object} Listener
+ * @property {(event: IpcEvent<unknown>) => void} cb
+ * @property {boolean} once
+ */
 
 /**
  * A connection to the backend. Create one with {@link connect}.
@@ -465,34 +642,56 @@ function checkTransport(transport) {
  * params) => ...` to see every notification the server pushes.
  */
 export class IpcClient {
+  /** @type {Transport} */
   #transport;
+  /** @type {boolean} */
   #binary; // whether the transport carries binary frames
+  /** @type {string} */
   #describe; // the URL, or what the transport says it is
+  /** @type {number} */
   #timeout;
+  /** @type {Required<ReconnectOptions> | null} */
   #backoff; // null when reconnect is off
   #delay = 0;
+  /** @type {TransportSocket | null} */
   #socket = null;
+  /** @type {ConnectionState} */
   #state = "connecting";
   #nextId = 1;
+  /** @type {Map<unknown, PendingCall>} looked up by whatever id a response carries */
   #pending = new Map(); // request id -> { method, resolve, reject, sent, channels, cleanup }
+  /** @type {Array<[number, string | Uint8Array]>} */
   #outbox = []; // [id, data] of requests made while not open, sent on (re)open
+  /** @type {Map<string, Set<Listener>>} */
   #callbacks = new Map(); // event name -> Set of { cb, once }
+  /** @type {Map<string, Promise<unknown>>} */
   #subs = new Map(); // event name -> Promise of this connection's `ipc.listen`
+  /** @type {Map<string, Promise<void>>} */
   #unsubs = new Map(); // event name -> Promise of an `ipc.unlisten` in flight
-  #retryTimer = null;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  #retryTimer;
+  /** @type {{ resolve: () => void, reject: (err: IpcError) => void } | null} */
   #openWaiter = null; // { resolve, reject } of the first open
 
-  /** Called with `(state, previous)` whenever `state` changes. */
+  /**
+   * Called with `(state, previous)` whenever `state` changes.
+   * @type {StateChangeHandler | null}
+   */
   onstatechange = null;
 
   /**
    * Called with `(method, params)` for every notification the server pushes
    * (`ipc.event`, `ipc.channel`, and any other), after the client has handled
    * it; binary placeholders are already replaced by Uint8Arrays.
+   * @type {NotificationHandler | null}
    */
   onnotification = null;
 
-  /** @internal Use {@link connect}. */
+  /**
+   * @internal Use {@link connect}.
+   * @param {Transport} transport
+   * @param {Omit<ConnectOptions, "WebSocket" | "protocols">} [options]
+   */
   constructor(transport, options = {}) {
     this.#transport = transport;
     this.#binary = transport.binary === true;
@@ -514,7 +713,10 @@ export class IpcClient {
     return this.#state;
   }
 
-  /** Opens the first socket; resolves once it is open. */
+  /**
+   * Opens the first socket; resolves once it is open.
+   * @returns {Promise<void>}
+   */
   [START]() {
     return new Promise((resolve, reject) => {
       this.#openWaiter = { resolve, reject };
@@ -524,36 +726,45 @@ export class IpcClient {
 
   /**
    * Calls a command.
+   * @template [T=any] the command's result, on the caller's word (the `any`
+   *   default is ipc.d.ts's).
    * @param {string} cmd the command name.
-   * @param {object | unknown[] | ArrayBuffer | ArrayBufferView} [args] arguments
+   * @param {InvokeArgs} [args] arguments
    *   by name (object) or by position (array). Binary values among them (typed
    *   arrays, DataView, ArrayBuffer) are sent raw, in one binary frame; binary
    *   `args` themselves are the first positional argument. A {@link Channel}
    *   argument streams messages back.
-   * @param {{ timeout?: number, signal?: AbortSignal }} [options] `timeout` in ms
+   * @param {InvokeOptions} [options] `timeout` in ms
    *   (0 = none; default: the client's), `signal` to cancel the call.
-   * @returns {Promise<any>} the command's result (bytes as a Uint8Array); rejects
+   * @returns {Promise<T>} the command's result (bytes as a Uint8Array); rejects
    *   with an {@link IpcError}.
    */
   invoke(cmd, args = {}, options = {}) {
     if (args === null || typeof args !== "object") {
       return Promise.reject(new TypeError(`ipc: the args of \`${cmd}\` must be an object or an array`));
     }
-    return this.#request(cmd, args, options, true);
+    return /** @type {Promise<T>} */ (this.#request(cmd, args, options, true));
   }
 
   /**
    * Subscribes to an event. Resolves once the server has confirmed the
    * subscription, so no event emitted afterwards is missed.
+   * @template [T=any] the payload's type, on the caller's word.
    * @param {string} event
-   * @param {(event: { event: string, payload: any, source: number }) => void} cb
-   * @returns {Promise<() => Promise<void>>} `unlisten`, idempotent.
+   * @param {(event: IpcEvent<T>) => void} cb
+   * @returns {Promise<UnlistenFn>} `unlisten`, idempotent.
    */
   listen(event, cb) {
     return this.#addListener(event, cb, false);
   }
 
-  /** Like {@link IpcClient#listen}, but the callback runs at most once. */
+  /**
+   * Like {@link IpcClient#listen}, but the callback runs at most once.
+   * @template [T=any]
+   * @param {string} event
+   * @param {(event: IpcEvent<T>) => void} cb
+   * @returns {Promise<UnlistenFn>}
+   */
   once(event, cb) {
     return this.#addListener(event, cb, true);
   }
@@ -562,7 +773,7 @@ export class IpcClient {
    * Emits an event through the backend.
    * @param {string} event
    * @param {unknown} [payload]
-   * @param {{ target?: "all" | "backend" | { client: number } | { label: string } }} [options] default "all"
+   * @param {EmitOptions} [options] `target`, default "all"
    *   (docs/protocol.md, "Event targets").
    * @returns {Promise<void>} resolves once the server has dispatched it.
    */
@@ -590,7 +801,14 @@ export class IpcClient {
 
   // ---- requests ----
 
-  /** `attach`: send binary top-level params as attachments (commands only). */
+  /**
+   * `attach`: send binary top-level params as attachments (commands only).
+   * @param {string} method
+   * @param {InvokeArgs} params
+   * @param {InvokeOptions} [options]
+   * @param {boolean} [attach]
+   * @returns {Promise<unknown>}
+   */
   #request(method, params, { timeout = this.#timeout, signal } = {}, attach = false) {
     return new Promise((resolve, reject) => {
       if (this.#state === "closed") {
@@ -600,11 +818,13 @@ export class IpcClient {
       const id = this.#nextId++;
       const { data, channels } = encodeRequest(id, method, params, attach && this.#binary);
       channels.forEach((channel) => channel[BIND](this)); // throws if one is in use or ended
+      /** @type {ReturnType<typeof setTimeout> | undefined} */
       let timer;
       const onAbort = () => {
         if (entry.sent) this.#notify("ipc.cancel", { id });
         this.#settle(id)?.reject(new IpcError(ErrorCode.CANCELLED, `ipc: \`${method}\` was cancelled`));
       };
+      /** @type {PendingCall} */
       const entry = {
         method,
         resolve,
@@ -630,28 +850,42 @@ export class IpcClient {
     });
   }
 
+  /**
+   * Sends a request; only while open, when there is a socket.
+   * @param {number} id
+   * @param {string | Uint8Array} data
+   */
   #send(id, data) {
     const entry = this.#pending.get(id);
     if (!entry) return; // timed out or cancelled while waiting for the socket
     entry.sent = true;
     for (const channel of entry.channels) channel[SENT]();
     try {
-      this.#socket.send(data);
+      /** @type {TransportSocket} */ (this.#socket).send(data);
     } catch (err) {
-      this.#settle(id)?.reject(new IpcError(ErrorCode.DISCONNECTED, `ipc: could not send \`${entry.method}\`: ${err.message}`));
+      this.#settle(id)?.reject(new IpcError(ErrorCode.DISCONNECTED, `ipc: could not send \`${entry.method}\`: ${messageOf(err)}`));
     }
   }
 
+  /**
+   * Sends a notification, if open (there is a socket then).
+   * @param {string} method
+   * @param {unknown} params
+   */
   #notify(method, params) {
     if (this.#state !== "open") return;
     try {
-      this.#socket.send(JSON.stringify({ jsonrpc: "2.0", method, params }));
+      /** @type {TransportSocket} */ (this.#socket).send(JSON.stringify({ jsonrpc: "2.0", method, params }));
     } catch {
       // the connection is going away; nothing to tell
     }
   }
 
-  /** Removes a pending request and returns it, or undefined if already settled. */
+  /**
+   * Removes a pending request and returns it, or undefined if already settled.
+   * @param {unknown} id a request id, or whatever id a response carried
+   * @returns {PendingCall | undefined}
+   */
   #settle(id) {
     const entry = this.#pending.get(id);
     if (!entry) return undefined;
@@ -661,11 +895,19 @@ export class IpcClient {
     return entry;
   }
 
-  /** Ends the channels of a call that never reached its command. */
+  /**
+   * Ends the channels of a call that never reached its command.
+   * @param {PendingCall} entry
+   */
   #endChannels(entry) {
     for (const channel of entry.channels) channel[UNUSED](this);
   }
 
+  /**
+   * Rejects the pending calls `which` selects with DISCONNECTED.
+   * @param {(entry: PendingCall) => boolean} which
+   * @param {string} why
+   */
   #failPending(which, why) {
     for (const [id, entry] of [...this.#pending]) {
       if (!which(entry)) continue;
@@ -677,11 +919,20 @@ export class IpcClient {
 
   // ---- events ----
 
+  /**
+   * @template T
+   * @param {string} event
+   * @param {(event: IpcEvent<T>) => void} cb
+   * @param {boolean} once
+   * @returns {Promise<UnlistenFn>}
+   */
   async #addListener(event, cb, once) {
     if (typeof cb !== "function") throw new TypeError("ipc: the listener must be a function");
     let set = this.#callbacks.get(event);
     if (!set) this.#callbacks.set(event, (set = new Set()));
-    const entry = { cb, once };
+    // The payloads are T on the listener's word: the server's are unknown.
+    /** @type {Listener} */
+    const entry = { cb: /** @type {(event: IpcEvent<unknown>) => void} */ (cb), once };
     set.add(entry); // before subscribing, so a concurrent unlisten keeps the subscription
     try {
       await this.#subscribe(event);
@@ -692,6 +943,11 @@ export class IpcClient {
     return () => this.#removeListener(event, entry);
   }
 
+  /**
+   * Subscribes this connection to `event`, once: resolves when the server has.
+   * @param {string} event
+   * @returns {Promise<unknown>}
+   */
   #subscribe(event) {
     let sub = this.#subs.get(event);
     if (!sub) {
@@ -706,6 +962,11 @@ export class IpcClient {
     return sub;
   }
 
+  /**
+   * @param {string} event
+   * @param {Listener} entry
+   * @returns {Promise<void>}
+   */
   async #removeListener(event, entry) {
     const set = this.#callbacks.get(event);
     if (!set || !set.delete(entry) || set.size > 0) return;
@@ -723,33 +984,43 @@ export class IpcClient {
     if (this.#unsubs.get(event) === unsub) this.#unsubs.delete(event);
   }
 
+  /** @param {unknown} params an `ipc.event` push's */
   #dispatch(params) {
     // A push carrying `handler` belongs to a `plugin:event|listen` subscription (ipc-tauri.js).
     if (!params || typeof params !== "object" || "handler" in params) return;
-    const set = this.#callbacks.get(params.event);
+    const push = /** @type {EventPush} */ (params); // as the protocol has it; unchecked, like the payload
+    const set = this.#callbacks.get(push.event);
     if (!set) return;
-    const event = { event: params.event, payload: params.payload, source: params.source };
+    /** @type {IpcEvent<unknown>} */
+    const event = { event: push.event, payload: push.payload, source: push.source };
     for (const entry of [...set]) {
       if (!set.has(entry)) continue; // removed by an earlier callback
-      if (entry.once) this.#removeListener(params.event, entry);
+      if (entry.once) this.#removeListener(push.event, entry);
       safely(entry.cb, event);
     }
   }
 
   // ---- channels ----
 
+  /** @param {unknown} params an `ipc.channel` push's */
   #deliver(params) {
     if (!params || typeof params !== "object") return;
-    channels.get(params.channel)?.[DELIVER](this, params);
+    const push = /** @type {ChannelPush} */ (params); // as the protocol has it; the channel checks `index`
+    channels.get(push.channel)?.[DELIVER](this, push);
   }
 
-  /** Drops this client's channels (with `onlySent`, those whose call went out). */
+  /**
+   * Drops this client's channels (with `onlySent`, those whose call went out).
+   * @param {boolean} onlySent
+   * @param {string} why
+   */
   #dropChannels(onlySent, why) {
     for (const channel of [...channels.values()]) channel[DROP](this, onlySent, why);
   }
 
   // ---- the socket ----
 
+  /** @param {ConnectionState} state */
   #setState(state) {
     const previous = this.#state;
     if (previous === state) return;
@@ -758,6 +1029,7 @@ export class IpcClient {
   }
 
   #openSocket() {
+    /** @type {TransportSocket} */
     let socket;
     try {
       socket = this.#transport.open();
@@ -765,7 +1037,7 @@ export class IpcClient {
         throw new TypeError("the transport's open() returned no socket");
       }
     } catch (err) {
-      this.#onClose(null, { code: 0, reason: err.message });
+      this.#onClose(null, { code: 0, reason: messageOf(err) });
       return;
     }
     this.#socket = socket;
@@ -798,7 +1070,9 @@ export class IpcClient {
     for (const [id, data] of outbox) this.#send(id, data);
   }
 
+  /** @param {string | ArrayBuffer | ArrayBufferView} data a text message or a binary frame */
   #onMessage(data) {
+    /** @type {unknown} */
     let msg;
     if (typeof data === "string") {
       try {
@@ -810,8 +1084,9 @@ export class IpcClient {
       msg = decodeFrame(data);
       if (msg === undefined) return; // a malformed binary frame
     }
-    for (const m of Array.isArray(msg) ? msg : [msg]) {
-      if (!m || typeof m !== "object") continue;
+    for (const item of Array.isArray(msg) ? msg : [msg]) {
+      if (!item || typeof item !== "object") continue;
+      const m = /** @type {ServerMessage} */ (item); // a JSON object, shaped as the protocol has it
       if (typeof m.method === "string") {
         if (m.method === "ipc.event") this.#dispatch(m.params);
         else if (m.method === "ipc.channel") this.#deliver(m.params);
@@ -827,7 +1102,11 @@ export class IpcClient {
     }
   }
 
-  /** `socket` is the socket that was open, or null if it never opened. */
+  /**
+   * `socket` is the socket that was open, or null if it never opened.
+   * @param {TransportSocket | null} socket
+   * @param {{ code: number, reason: string }} ev
+   */
   #onClose(socket, ev) {
     this.#socket = null;
     if (this.#state === "closed") return;
@@ -863,13 +1142,19 @@ export class IpcClient {
  * values are among the top-level params (or are the params). Returns the
  * frame and the {@link Channel}s found anywhere in the params. Without
  * `attach`, bytes become JSON arrays of numbers wherever they are.
+ * @param {number} id
+ * @param {string} method
+ * @param {InvokeArgs} params
+ * @param {boolean} attach
+ * @returns {{ data: string | Uint8Array, channels: ChannelWiring[] }}
  */
 function encodeRequest(id, method, params, attach) {
+  /** @type {Uint8Array[]} */
   const attachments = [];
   if (!attach && isBinary(params)) params = [params]; // binary args are the first positional one
   if (attach) {
-    const placeholder = (value) => ({ $bytes: attachments.push(bytesOf(value)) - 1 });
-    const swap = (value) => (isBinary(value) ? placeholder(value) : value);
+    const placeholder = (/** @type {BinaryData} */ value) => ({ $bytes: attachments.push(bytesOf(value)) - 1 });
+    const swap = (/** @type {unknown} */ value) => (isBinary(value) ? placeholder(value) : value);
     if (isBinary(params)) params = [placeholder(params)];
     else if (Array.isArray(params)) {
       if (params.some(isBinary)) params = params.map(swap);
@@ -877,7 +1162,9 @@ function encodeRequest(id, method, params, attach) {
       params = Object.fromEntries(Object.entries(params).map(([key, value]) => [key, swap(value)]));
     }
   }
+  /** @type {Set<ChannelWiring>} */
   const channels = new Set();
+  /** @type {{ jsonrpc: "2.0", id: number, method: string, params: InvokeArgs, attachments?: number[] }} */
   const message = { jsonrpc: "2.0", id, method, params };
   if (attachments.length > 0) message.attachments = attachments.map((a) => a.byteLength);
   const json = stringifyJson(message, function (key, value) {
@@ -889,6 +1176,7 @@ function encodeRequest(id, method, params, attach) {
   return { data: attachments.length > 0 ? encodeFrame(json, attachments) : json, channels: [...channels] };
 }
 
+/** @type {IpcClient | null} */
 let defaultClient = null;
 
 /**
@@ -901,10 +1189,11 @@ let defaultClient = null;
  * `connect({ transport, ...options })` over another transport (see the top of
  * this file, and ipc-stdio.js), where `WebSocket` and `protocols` do not apply.
  *
- * @param {string | URL | { transport: object }} [url] default, in a browser:
+ * @overload
+ * @param {string | URL} [url] default, in a browser:
  *   `ws(s)://<page host>/ipc`, with the page's `?token=` query parameter
- *   forwarded. Or the options, with a `transport`.
- * @param {object} [options] `WebSocket` constructor (default globalThis.WebSocket),
+ *   forwarded.
+ * @param {ConnectOptions} [options] `WebSocket` constructor (default globalThis.WebSocket),
  *   `timeout` (default invoke timeout in ms, default none), `reconnect`
  *   (boolean or `{ delayMs, maxDelayMs }`, default false), `protocols`
  *   (default `["ipc.v1"]`, which asks for binary frames; `[]` for plain
@@ -912,7 +1201,20 @@ let defaultClient = null;
  *   `onnotification`.
  * @returns {Promise<IpcClient>}
  */
+/**
+ * @overload
+ * @param {TransportConnectOptions} options the options, with a `transport`.
+ * @returns {Promise<IpcClient>}
+ */
+/**
+ * The implementation's signature: the two forms above, which it tells apart
+ * at run time, and a `transport` given with a URL, which it refuses.
+ * @param {string | URL | TransportConnectOptions} [url]
+ * @param {ConnectOptions & { transport?: Transport }} [options]
+ * @returns {Promise<IpcClient>}
+ */
 export async function connect(url, options = {}) {
+  /** @type {Transport} */
   let transport;
   if (url !== null && typeof url === "object" && !(url instanceof URL) && "transport" in url) {
     if (arguments.length > 1) throw new TypeError("ipc: connect({ transport, ...options }) takes one argument");
@@ -934,22 +1236,34 @@ function current() {
   return defaultClient;
 }
 
-/** {@link IpcClient#invoke} on the default client (the latest `connect()`). */
+/**
+ * {@link IpcClient#invoke} on the default client (the latest `connect()`).
+ * @type {IpcClient["invoke"]}
+ */
 export async function invoke(cmd, args, options) {
   return current().invoke(cmd, args, options);
 }
 
-/** {@link IpcClient#listen} on the default client (the latest `connect()`). */
+/**
+ * {@link IpcClient#listen} on the default client (the latest `connect()`).
+ * @type {IpcClient["listen"]}
+ */
 export async function listen(event, cb) {
   return current().listen(event, cb);
 }
 
-/** {@link IpcClient#once} on the default client (the latest `connect()`). */
+/**
+ * {@link IpcClient#once} on the default client (the latest `connect()`).
+ * @type {IpcClient["once"]}
+ */
 export async function once(event, cb) {
   return current().once(event, cb);
 }
 
-/** {@link IpcClient#emit} on the default client (the latest `connect()`). */
+/**
+ * {@link IpcClient#emit} on the default client (the latest `connect()`).
+ * @type {IpcClient["emit"]}
+ */
 export async function emit(event, payload, options) {
   return current().emit(event, payload, options);
 }

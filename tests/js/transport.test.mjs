@@ -97,6 +97,24 @@ describe("transport seam", () => {
     await rejectsWith(assert, connect({ transport: noSocket }), ErrorCode.DISCONNECTED, /returned no socket/);
   });
 
+  test("a transport may throw anything, not only Errors", T, async () => {
+    const throwing = (thrown) => ({
+      describe: "odd",
+      open() {
+        throw thrown;
+      },
+    });
+    await rejectsWith(assert, connect({ transport: throwing("no pipe") }), ErrorCode.DISCONNECTED, /could not connect to odd \(code 0, no pipe\)/);
+    await rejectsWith(assert, connect({ transport: throwing(null) }), ErrorCode.DISCONNECTED, /could not connect to odd/);
+
+    const client = await connect({ transport: fakeTransport({ binary: false }) });
+    FakeSocket.last.send = () => {
+      throw "the pipe is gone";
+    };
+    await rejectsWith(assert, client.invoke("add", [1, 2]), ErrorCode.DISCONNECTED, /could not send `add`: the pipe is gone/);
+    client.close();
+  });
+
   test("wrong uses are TypeErrors", T, async () => {
     const transport = fakeTransport({ binary: false });
     await assert.rejects(connect("ws://127.0.0.1:1/ipc", { transport }), TypeError);

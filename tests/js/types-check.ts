@@ -18,6 +18,7 @@ import {
   type ErrorCodeValue,
   type IpcEvent,
   type NotificationHandler,
+  type StateChangeHandler,
   type Transport,
   type TransportConnectOptions,
   type TransportSocket,
@@ -54,6 +55,8 @@ async function main(): Promise<void> {
   const state: ConnectionState = client.state;
   client.onstatechange = (next, prev) => console.log(url, state, prev, next);
   client.onstatechange = null;
+  const logState: StateChangeHandler = (next, prev) => console.log(prev, "->", next);
+  client.onstatechange = logState;
 
   const sum = await client.invoke<number>("add", { a: 1, b: 2 });
   const n: number = sum;
