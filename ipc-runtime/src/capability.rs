@@ -407,8 +407,13 @@ impl Acl {
                     .map(|(_, c)| c.clone()),
             );
         }
+        // Nor does a callback see the Origin of a scoped token's connection.
+        let seen = ConnectionInfo {
+            origin: info.origin.filter(|_| !scoped),
+            ..*info
+        };
         for callback in &self.callbacks {
-            names.extend(callback(info));
+            names.extend(callback(&seen));
         }
         if names.is_empty()
             && let Some(default) = &self.default
