@@ -91,6 +91,13 @@ pub(crate) async fn hold(ms: u64, out: Channel<u32>) {
     drop(out);
 }
 
+/// Sleeps on the blocking pool.
+#[ipc_macros::command(blocking)]
+pub(crate) fn block(ms: u64) -> u64 {
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    ms
+}
+
 /// Every test command above.
 pub(crate) fn registrations() -> Vec<&'static CommandRegistration> {
     vec![
@@ -104,6 +111,7 @@ pub(crate) fn registrations() -> Vec<&'static CommandRegistration> {
         <numbered as CommandDef>::REGISTRATION,
         <count as CommandDef>::REGISTRATION,
         <hold as CommandDef>::REGISTRATION,
+        <block as CommandDef>::REGISTRATION,
     ]
 }
 

@@ -39,6 +39,41 @@ use events::EventBus;
 /// frontends may not emit them.
 pub(crate) const RUNTIME_EVENT_PREFIX: &str = "ipc:";
 
+/// How deeply a frontend's event payload may nest (serde_json's own limit for
+/// what it parses). A payload is relayed as raw JSON, which the parser does
+/// not hold to that limit, so it is checked here before anyone receives it.
+pub(crate) const MAX_PAYLOAD_DEPTH: usize = 128;
+
+/// Whether `json` (valid JSON) nests at most `max` arrays and objects deep.
+fn nests_within(json: &str, max: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for byte in json.bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return false;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    true
+}
+
 /// Everything a message is routed with. One per app, shared by every session.
 pub(crate) struct Router {
     pub(crate) registry: Registry,
@@ -145,11 +180,52 @@ impl Router {
                 ),
             ));
         }
+        if let Some(raw) = payload
+            && !nests_within(raw.get(), MAX_PAYLOAD_DEPTH)
+        {
+            return Err(InvokeError::invalid_params(
+                Some("payload"),
+                None,
+                format!("the payload nests deeper than {MAX_PAYLOAD_DEPTH} levels"),
+            ));
+        }
         let payload: Arc<RawValue> = match payload {
             Some(raw) => raw.to_owned().into(),
             None => RawValue::NULL.to_owned().into(),
         };
         self.deliver_event(event, &payload, caller, &target);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_is_counted_outside_strings() {
+        assert!(nests_within("[[1],{\"a\":[2]}]", 3));
+        assert!(!nests_within("[[[1]]]", 2));
+        assert!(
+            nests_within(r#"["[[[[", "\\\"[[[", {"k": "]]]"}]"#, 2),
+            "brackets in strings do not count"
+        );
+        let deep = format!("{}{}", "[".repeat(129), "]".repeat(129));
+        assert!(!nests_within(&deep, MAX_PAYLOAD_DEPTH));
+        let limit = format!("{}{}", "[".repeat(128), "]".repeat(128));
+        assert!(nests_within(&limit, MAX_PAYLOAD_DEPTH));
+    }
+
+    #[tokio::test]
+    async fn a_frontend_cannot_relay_a_payload_nested_past_the_limit() {
+        let router = crate::testing::router();
+        let caller = crate::caller::Caller::new(ipc_core::ClientId::new(5), None);
+        let deep = format!("{}{}", "[".repeat(129), "]".repeat(129));
+        let raw = RawValue::from_string(deep).unwrap();
+        let error = router
+            .emit_from_client("deep", Some(&raw), &caller, EventTarget::All)
+            .unwrap_err();
+        assert_eq!(error.code(), ipc_core::codes::INVALID_PARAMS);
+        assert_eq!(error.data().unwrap()["argument"], "payload");
     }
 }

@@ -43,6 +43,7 @@ pub struct Connection {
     session: Arc<Session>,
     tasks: TaskTracker,
     in_flight: Arc<Semaphore>,
+    max_in_flight: usize,
 }
 
 impl Connection {
@@ -74,6 +75,7 @@ impl Connection {
             session,
             tasks: TaskTracker::new(),
             in_flight: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
+            max_in_flight: options.max_in_flight.max(1),
         };
         connection.emit_lifecycle("ipc:connected");
         (connection, outbox)
@@ -215,7 +217,9 @@ impl Connection {
 
     /// Closes the connection for a server shutdown: subscriptions end, running
     /// calls get up to `drain` to finish and send their responses, and the rest
-    /// are cancelled. Returns how many were cancelled.
+    /// are cancelled. Returns how many were cancelled. Blocking jobs cannot be
+    /// stopped: those still running are reported (they keep their slots until
+    /// they finish).
     pub async fn shutdown(self, drain: Duration) -> usize {
         self.router.events.drop_client(self.client_id());
         self.tasks.close();
@@ -229,8 +233,23 @@ impl Connection {
         } else {
             0
         };
+        let blocking = self.blocking_jobs_running();
+        if blocking > 0 {
+            tracing::warn!(
+                client = %self.client_id(),
+                blocking,
+                "blocking jobs still running after the drain deadline (they cannot be stopped)"
+            );
+        }
         self.emit_lifecycle("ipc:disconnected");
         cancelled
+    }
+
+    /// How many slots are held by blocking jobs whose calls have ended
+    /// (cancelled, or their connection closed) but which are still running.
+    pub fn blocking_jobs_running(&self) -> usize {
+        let held = self.max_in_flight - self.in_flight.available_permits();
+        held.saturating_sub(self.session.in_flight())
     }
 
     fn emit_lifecycle(&self, event: &str) {
@@ -385,6 +404,44 @@ mod tests {
             outbox.recv().await.is_none(),
             "the cancelled call never answers"
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_blocking_job_keeps_its_slot_until_it_finishes() {
+        let (_router, connection, mut outbox) = open(|o| o.max_in_flight(1));
+        connection
+            .handle_text(&request(1, "block", json!({ "ms": 300 })))
+            .await;
+        tokio::time::sleep(Duration::from_millis(50)).await; // it is running
+        connection
+            .handle_text(&request(2, "ipc.cancel", json!({ "id": 1 })))
+            .await;
+        let answer = outbox.recv().await.map(|m| parse(&m.as_str())).unwrap();
+        assert_eq!(answer["result"], true, "the caller hears at once");
+        assert_eq!(connection.in_flight(), 0);
+        assert_eq!(
+            connection.blocking_jobs_running(),
+            1,
+            "the job still runs, in its slot"
+        );
+        // So the next call waits for the job, not for nothing.
+        let started = std::time::Instant::now();
+        connection
+            .handle_text(&request(3, "add", json!([1, 1])))
+            .await;
+        connection
+            .handle_text(&request(4, "slow", json!({ "ms": 1 })))
+            .await;
+        let next = outbox.recv().await.map(|m| parse(&m.as_str())).unwrap();
+        assert_eq!(next["id"], 3);
+        let slow = outbox.recv().await.map(|m| parse(&m.as_str())).unwrap();
+        assert_eq!(slow["id"], 4);
+        assert!(
+            started.elapsed() >= Duration::from_millis(150),
+            "the async call waited for the slot"
+        );
+        assert_eq!(connection.blocking_jobs_running(), 0);
+        connection.close();
     }
 
     #[tokio::test(start_paused = true)]
