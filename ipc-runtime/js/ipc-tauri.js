@@ -317,6 +317,9 @@ function prepare(value, key) {
   /** @type {Record<string, unknown>} */
   const out = {};
   const members = /** @type {Record<string, unknown>} */ (value);
-  for (const name of Object.keys(value)) out[name] = prepare(members[name], name);
+  for (const name of Object.keys(value)) {
+    // defineProperty, not assignment: a member named "__proto__" must stay a member.
+    Object.defineProperty(out, name, { value: prepare(members[name], name), writable: true, enumerable: true, configurable: true });
+  }
   return out;
 }

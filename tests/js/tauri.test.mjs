@@ -96,6 +96,11 @@ describe("ipc-tauri", () => {
       when: "1970-01-01T00:00:00.000Z",
     });
     assert.deepEqual(await invoke("echo", new Map([["value", 5]])), 5);
+    // A member named "__proto__" stays a member (it does not become the prototype).
+    const own = JSON.parse('{"value": {"__proto__": {"polluted": true}, "kept": 1}}');
+    const echoed = await invoke("echo", own);
+    assert.deepEqual(Object.keys(echoed).sort(), ["__proto__", "kept"]);
+    assert.equal(Object.getPrototypeOf(echoed), Object.prototype);
   });
 
   test("bytes: sent raw, returned as ArrayBuffers", T, async () => {
