@@ -316,7 +316,7 @@ fn main() {
     let ws = load_json("ws_load.json");
     let mut ws_calls: BTreeMap<(String, u64, String), f64> = BTreeMap::new();
     if let Some(ws) = &ws {
-        out.push_str("\n### WebSocket load, same client for both servers (`--bench ws_load`)\n\n");
+        out.push_str("\n### WebSocket load, same client for every server (`--bench ws_load`)\n\n");
         out.push_str(
             "| workload | in flight | server | calls/s | p50 | p99 |\n|---|---|---|---|---|---|\n",
         );
