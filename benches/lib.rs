@@ -1,7 +1,9 @@
 //! Shared workloads for the benchmarks in `benches/`: the commands under test,
 //! the hand-written dispatchers they are measured against (the floor), the
 //! same methods as a jsonrpsee `RpcModule`, the requests every contender gets,
-//! and a small pipelining WebSocket client that drives both servers.
+//! a small pipelining WebSocket client that drives every WebSocket server
+//! (`ws_client`), its twin for child processes on pipes (`stdio_client`), and
+//! the transport floors (`ws_floor`, [`floor_response`]).
 //!
 //! Every contender runs the same functions ([`add`], [`echo`], [`async_add`],
 //! [`echo_bytes`]) on the same request text.
@@ -16,7 +18,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+pub mod stdio_client;
 pub mod ws_client;
+pub mod ws_floor;
 
 // ---------------------------------------------------------------------------
 // The workloads, registered as commands of ours.
@@ -274,6 +278,38 @@ pub async fn floor_handle_message(text: &str) -> Result<String, String> {
 }
 
 // ---------------------------------------------------------------------------
+// The transport floors' whole "dispatch".
+// ---------------------------------------------------------------------------
+
+/// What the transport floors (the bare fastwebsockets echo server of
+/// [`ws_floor`], the line-echo child `ipc-bench-stdio-floor`) answer to every
+/// message: the response our server gives to `add(1, 2)`, of the same shape
+/// and size, `{"jsonrpc":"2.0","id":<id>,"result":3}`, with the request's id
+/// copied as it is. Appends it to `out`.
+///
+/// The id is found by a byte search for `"id":` and ends at the next `,` or
+/// `}`: no JSON parsing, no method lookup, no arguments read. Good for the
+/// numeric ids the benchmark clients send, not for arbitrary requests.
+pub fn floor_response(request: &[u8], out: &mut Vec<u8>) {
+    const KEY: &[u8] = b"\"id\":";
+    let id = request
+        .windows(KEY.len())
+        .position(|window| window == KEY)
+        .map(|at| {
+            let rest = &request[at + KEY.len()..];
+            let end = rest
+                .iter()
+                .position(|&b| b == b',' || b == b'}')
+                .unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .unwrap_or(b"null");
+    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    out.extend_from_slice(id);
+    out.extend_from_slice(b",\"result\":3}");
+}
+
+// ---------------------------------------------------------------------------
 // The peer: the same methods in a jsonrpsee RpcModule.
 // ---------------------------------------------------------------------------
 
@@ -361,6 +397,39 @@ pub fn criterion_dir() -> PathBuf {
 /// Where the table-printing benchmarks (`ws_load`, `memory`) save their results.
 pub fn results_dir() -> PathBuf {
     target_dir().join("ipc-benches")
+}
+
+/// The environment variable that marks the one-core run of the transport
+/// benchmarks (`ws_load`, `stdio_load`): `benches/run.sh` runs them again as
+/// `IPC_BENCH_ONE_CORE=1 taskset -c 0 cargo bench ...`.
+pub const ONE_CORE_ENV: &str = "IPC_BENCH_ONE_CORE";
+
+/// Whether this is the one-core run: the process (and the children it
+/// spawns, which inherit its CPU affinity) confined to one CPU, so every
+/// wake-up is a context switch on a running CPU instead of the wake-up of an
+/// idle one. Panics if the variable is set but the process may use more than
+/// one CPU, so a one-core result is never measured on more.
+pub fn one_core() -> bool {
+    if std::env::var_os(ONE_CORE_ENV).is_none_or(|v| v.is_empty() || v == "0") {
+        return false;
+    }
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    assert_eq!(
+        cpus, 1,
+        "{ONE_CORE_ENV} is set but this process may run on {cpus} CPUs: run it under `taskset -c 0`"
+    );
+    true
+}
+
+/// The results file of the table benchmark `bench` (`ws_load`, `stdio_load`):
+/// `<bench>.json`, or `<bench>.one_core.json` in the one-core run.
+pub fn results_file(bench: &str) -> PathBuf {
+    let name = if one_core() {
+        format!("{bench}.one_core.json")
+    } else {
+        format!("{bench}.json")
+    };
+    results_dir().join(name)
 }
 
 /// Whether the binary runs as a benchmark (`cargo bench` passes `--bench`)

@@ -1,8 +1,10 @@
 //! Collects the results of the other benchmarks of this crate and prints the
 //! tables of `BENCHMARKS.md` in Markdown: the criterion medians
 //! (`target/criterion/**/new/estimates.json`), the WebSocket load and fan-out
-//! table (`target/ipc-benches/ws_load.json`) and the memory table
-//! (`target/ipc-benches/memory.json`), with the ratios and targets of issue 6.
+//! table (`target/ipc-benches/ws_load.json`), the memory table
+//! (`target/ipc-benches/memory.json`), with the ratios and targets of issue 6;
+//! then each transport against its floor (`ws_load.json`, `stdio_load.json`
+//! and their one-core twins `*.one_core.json`), with their targets.
 //! Also writes the output to `target/ipc-benches/report.md`.
 //!
 //! Run it after the others: `benches/run.sh` does the whole sequence. Without
@@ -43,6 +45,109 @@ fn median_ns(id: &str) -> Option<f64> {
     let text = std::fs::read_to_string(path).ok()?;
     let estimates: Value = serde_json::from_str(&text).ok()?;
     estimates["median"]["point_estimate"].as_f64()
+}
+
+/// The `add` rows of a transport benchmark's results: (in flight, server) →
+/// (calls/s, p50 µs, p99 µs).
+type AddRows = BTreeMap<(u64, String), (f64, f64, f64)>;
+
+fn add_rows(name: &str) -> Option<AddRows> {
+    let results = load_json(name)?;
+    let mut rows = AddRows::new();
+    for row in results["load"].as_array().into_iter().flatten() {
+        if row["workload"] != "add" {
+            continue;
+        }
+        let (Some(depth), Some(server)) = (row["depth"].as_u64(), row["server"].as_str()) else {
+            continue;
+        };
+        let number = |k: &str| row[k].as_f64().unwrap_or(f64::NAN);
+        rows.insert(
+            (depth, server.to_owned()),
+            (number("calls_per_sec"), number("p50_us"), number("p99_us")),
+        );
+    }
+    Some(rows)
+}
+
+/// The rows of each transport's table: the server's name in the results and its label.
+const WS_SERVERS: [(&str, &str); 3] = [
+    ("ours", "ours"),
+    ("floor", "floor: bare fastwebsockets echo"),
+    ("jsonrpsee", "jsonrpsee 0.26"),
+];
+const STDIO_SERVERS: [(&str, &str); 4] = [
+    ("ours", "ours: `serve_stdio()` sidecar"),
+    ("floor", "floor: line-echo child"),
+    (
+        "ours, current-thread runtime",
+        "diagnostic: ours on a current-thread runtime",
+    ),
+    (
+        "ours, serve_io on non-blocking pipes",
+        "diagnostic: ours, `serve_io` on non-blocking pipes",
+    ),
+];
+
+/// Each transport and each core setting, with what their results are called.
+struct TransportRun {
+    transport: &'static str,
+    cores: &'static str,
+    rows: Option<AddRows>,
+    servers: &'static [(&'static str, &'static str)],
+}
+
+impl TransportRun {
+    fn get(&self, depth: u64, server: &str) -> Option<(f64, f64, f64)> {
+        self.rows
+            .as_ref()?
+            .get(&(depth, server.to_owned()))
+            .copied()
+    }
+    fn calls(&self, depth: u64, server: &str) -> Option<f64> {
+        self.get(depth, server).map(|r| r.0)
+    }
+    fn cpus(&self) -> &'static str {
+        if self.cores == "one" {
+            "one CPU"
+        } else {
+            "all CPUs"
+        }
+    }
+    fn p50_ns(&self, depth: u64, server: &str) -> Option<f64> {
+        self.get(depth, server).map(|r| r.1 * 1e3)
+    }
+}
+
+fn transport_runs() -> Vec<TransportRun> {
+    let mut runs = Vec::new();
+    for (cores, suffix) in [("all", ""), ("one", ".one_core")] {
+        runs.push(TransportRun {
+            transport: "WebSocket",
+            cores,
+            rows: add_rows(&format!("ws_load{suffix}.json")),
+            servers: &WS_SERVERS,
+        });
+        runs.push(TransportRun {
+            transport: "stdio",
+            cores,
+            rows: add_rows(&format!("stdio_load{suffix}.json")),
+            servers: &STDIO_SERVERS,
+        });
+    }
+    runs
+}
+
+/// `ratio (a vs b)` with both values formatted by `f`.
+fn ratio_with(r: Option<f64>, a: Option<f64>, b: Option<f64>, f: fn(f64) -> String) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) => format!("{} ({} vs {})", fmt_ratio(r), f(a), f(b)),
+        _ => fmt_ratio(r),
+    }
+}
+
+fn per_sec(calls: f64) -> String {
+    format!("{calls:.0} calls/s")
 }
 
 fn load_json(name: &str) -> Option<Value> {
@@ -211,7 +316,7 @@ fn main() {
     let ws = load_json("ws_load.json");
     let mut ws_calls: BTreeMap<(String, u64, String), f64> = BTreeMap::new();
     if let Some(ws) = &ws {
-        out.push_str("\n### WebSocket load, same client for both servers (`--bench ws_load`)\n\n");
+        out.push_str("\n### WebSocket load, same client for every server (`--bench ws_load`)\n\n");
         out.push_str(
             "| workload | in flight | server | calls/s | p50 | p99 |\n|---|---|---|---|---|---|\n",
         );
@@ -270,6 +375,50 @@ fn main() {
                 let open = row["bytes_per_conn_open"].as_f64().unwrap_or(0.0);
                 ours_per_conn = row["bytes_per_conn_called"].as_f64().map(|c| c.max(open));
             }
+        }
+    }
+
+    // Each transport against its floor.
+    let runs = transport_runs();
+    let jsonrpsee_64 = runs
+        .iter()
+        .find(|r| r.transport == "WebSocket" && r.cores == "all")
+        .and_then(|r| r.calls(64, "jsonrpsee"));
+    if runs.iter().any(|r| r.rows.is_some()) {
+        out.push_str("\n### Each transport against its floor, `add` (`--bench ws_load`, `--bench stdio_load`)\n\n");
+        out.push_str("CPUs: \"all\" is the normal run; \"one\" is the same benchmark under `taskset -c 0` (`IPC_BENCH_ONE_CORE=1`), the client, the servers and the children on one CPU.\n\n");
+        out.push_str("| transport | CPUs | in flight | server | calls/s | p50 | p99 |\n|---|---|---|---|---|---|---|\n");
+        for run in &runs {
+            for depth in [1u64, 64] {
+                for (server, label) in run.servers {
+                    if let Some((calls, p50, p99)) = run.get(depth, server) {
+                        let _ = writeln!(
+                            out,
+                            "| {} | {} | {depth} | {label} | {calls:.0} | {} | {} |",
+                            run.transport,
+                            run.cores,
+                            time(p50 * 1e3),
+                            time(p99 * 1e3)
+                        );
+                    }
+                }
+            }
+        }
+        out.push_str("\n| transport | CPUs | 1 in flight: p50, ours / floor | 64 in flight: calls/s, ours / floor | 64 in flight: calls/s, ours / jsonrpsee over WebSocket (all CPUs) |\n|---|---|---|---|---|\n");
+        for run in runs.iter().filter(|r| r.rows.is_some()) {
+            let vs_jsonrpsee = if run.cores == "all" {
+                fmt_ratio(ratio(run.calls(64, "ours"), jsonrpsee_64))
+            } else {
+                "—".into()
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {vs_jsonrpsee} |",
+                run.transport,
+                run.cores,
+                fmt_ratio(ratio(run.p50_ns(1, "ours"), run.p50_ns(1, "floor"))),
+                fmt_ratio(ratio(run.calls(64, "ours"), run.calls(64, "floor"))),
+            );
         }
     }
 
@@ -385,6 +534,34 @@ fn main() {
             .unwrap_or_else(|| "—".into()),
         ours_per_conn.map(|b| b <= 64.0 * 1024.0),
     );
+
+    // Targets of the transports against their floors.
+    if runs.iter().any(|r| r.rows.is_some()) {
+        out.push_str("\n### Targets (each transport against its floor)\n\n| target | measured | verdict |\n|---|---|---|\n");
+        for run in &runs {
+            let (ours, floor) = (run.p50_ns(1, "ours"), run.p50_ns(1, "floor"));
+            let r = ratio(ours, floor);
+            let _ = writeln!(
+                out,
+                "| {}, 1 in flight, {}: p50 ≤ 1.1× the floor's | {} | {} |",
+                run.transport,
+                run.cpus(),
+                ratio_with(r, ours, floor, time),
+                verdict(r.map(|r| r <= 1.1))
+            );
+        }
+        for run in runs.iter().filter(|r| r.cores == "all") {
+            let ours = run.calls(64, "ours");
+            let r = ratio(ours, jsonrpsee_64);
+            let _ = writeln!(
+                out,
+                "| {}, 64 in flight: ≥ 2× jsonrpsee's calls/s over WebSocket | {} | {} |",
+                run.transport,
+                ratio_with(r, ours, jsonrpsee_64, per_sec),
+                verdict(r.map(|r| r >= 2.0))
+            );
+        }
+    }
 
     print!("{out}");
     let dir = results_dir();

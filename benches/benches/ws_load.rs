@@ -6,7 +6,9 @@
 //!   `echo`); each response is matched by id and replaced by a new request.
 //!   Round trips per second, p50/p99 request-to-response time. The servers
 //!   take turns (4 runs of 0.5 s each, after 150 ms of warm-up), so drift in
-//!   the machine's load hits both alike.
+//!   the machine's load hits all alike. For `add` a third server takes its
+//!   turn too: the floor (`ipc_benches::ws_floor`), a bare fastwebsockets echo
+//!   server that answers every text frame with the fixed response of `add`.
 //! * fan-out: 100 connections subscribe to each server (ours: `ipc.listen`;
 //!   jsonrpsee: a subscription fed by a `tokio::sync::broadcast` channel), then
 //!   the backend emits one event at a time, the servers taking turns, and waits
@@ -16,6 +18,10 @@
 //! The servers run on a 2-worker multi-thread runtime, the client on a
 //! current-thread runtime of its own, all in this process.
 //!
+//! With `IPC_BENCH_ONE_CORE=1`, under `taskset -c 0` (`benches/run.sh` does
+//! this after the normal run), only the `add` load runs, with everything on
+//! one CPU, and the table goes to `target/ipc-benches/ws_load.one_core.json`.
+//!
 //! `cargo bench -p ipc-benches --bench ws_load` measures; without `--bench`
 //! (as `cargo test --benches` runs it) it is a short smoke run.
 
@@ -24,8 +30,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use ipc_benches::ws_client::{self, LoadSample, READ_TIMEOUT, Socket};
+use ipc_benches::ws_floor;
 use ipc_benches::{
-    Tick, TickSender, Workload, bench_mode, jsonrpsee_module, quantile, results_dir,
+    Tick, TickSender, Workload, bench_mode, jsonrpsee_module, one_core, quantile, results_file,
 };
 use ipc_runtime::App;
 use jsonrpsee::server::{Server, ServerConfig};
@@ -41,13 +48,15 @@ const CLIENTS: usize = 100;
 /// The event of the fan-out run.
 const EVENT: &str = "bench:tick";
 
-/// The servers, in table order.
+/// The servers of the fan-out run, in table order.
 const PEERS: [Peer; 2] = [Peer::Ours, Peer::Jsonrpsee];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Peer {
     Ours,
     Jsonrpsee,
+    /// The bare fastwebsockets echo server; it only knows `add`.
+    Floor,
 }
 
 impl Peer {
@@ -55,6 +64,15 @@ impl Peer {
         match self {
             Peer::Ours => "ours",
             Peer::Jsonrpsee => "jsonrpsee",
+            Peer::Floor => "floor",
+        }
+    }
+
+    /// The servers of a load run, in table order.
+    fn for_load(workload: Workload) -> &'static [Peer] {
+        match workload {
+            Workload::Add => &[Peer::Ours, Peer::Floor, Peer::Jsonrpsee],
+            _ => &PEERS,
         }
     }
 }
@@ -74,6 +92,7 @@ struct Servers {
     peer: jsonrpsee::server::ServerHandle,
     peer_url: String,
     ticks: TickSender,
+    floor: ws_floor::FloorServer,
 }
 
 impl Servers {
@@ -81,6 +100,7 @@ impl Servers {
         match peer {
             Peer::Ours => &self.ours_url,
             Peer::Jsonrpsee => &self.peer_url,
+            Peer::Floor => self.floor.ws_url(),
         }
     }
 }
@@ -98,6 +118,7 @@ async fn start_servers() -> Servers {
         .expect("bind jsonrpsee");
     let peer_url = format!("ws://{}", server.local_addr().expect("addr"));
     let peer = server.start(jsonrpsee_module(ticks.clone()));
+    let floor = ws_floor::serve().await.expect("bind the floor");
     Servers {
         app,
         ours,
@@ -105,6 +126,7 @@ async fn start_servers() -> Servers {
         peer,
         peer_url,
         ticks,
+        floor,
     }
 }
 
@@ -140,6 +162,7 @@ async fn subscribe(peer: Peer, url: &str) -> Socket {
         Peer::Jsonrpsee => {
             r#"{"jsonrpc":"2.0","id":1,"method":"subscribe_tick","params":[]}"#.into()
         }
+        Peer::Floor => unreachable!("the floor has no subscriptions"),
     };
     let reply = ws_client::call(&mut socket, &request).await;
     assert_eq!(ws_client::response_id(&reply), 1);
@@ -206,6 +229,7 @@ async fn fan_out(servers: &Servers, rounds: u64) -> [FanOutResult; 2] {
                     let text: Arc<str> = serde_json::to_string(&tick).expect("json").into();
                     servers.ticks.send(text).expect("subscribers");
                 }
+                Peer::Floor => unreachable!("the floor has no subscriptions"),
             }
             let deadline = emitted + READ_TIMEOUT;
             let mut this_round = 0;
@@ -278,17 +302,27 @@ fn main() {
         .expect("client runtime");
     let servers = server_runtime.block_on(start_servers());
 
-    println!("\nWebSocket round trips on loopback, one connection, same client for both servers");
+    let cores = if one_core() { "one CPU" } else { "all CPUs" };
+    println!(
+        "\nWebSocket round trips on loopback, one connection, same client for every server (floor: `add` only), {cores}"
+    );
     println!(
         "| workload | in flight | server | calls/s | p50 µs | p99 µs |\n|---|---|---|---|---|---|"
     );
     let mut load_rows = Vec::new();
-    for workload in [Workload::Add, Workload::Echo] {
+    // The one-core run is for the transport comparison (`add`) only.
+    let workloads: &[Workload] = if one_core() {
+        &[Workload::Add]
+    } else {
+        &[Workload::Add, Workload::Echo]
+    };
+    for &workload in workloads {
         for depth in DEPTHS {
-            // The servers take turns, so drift in the machine's load hits both.
-            let mut samples = [LoadSample::default(), LoadSample::default()];
+            // The servers take turns, so drift in the machine's load hits all.
+            let peers = Peer::for_load(workload);
+            let mut samples = vec![LoadSample::default(); peers.len()];
             for _ in 0..settings.slices {
-                for (i, peer) in PEERS.into_iter().enumerate() {
+                for (i, &peer) in peers.iter().enumerate() {
                     let sample = client_runtime.block_on(async {
                         let mut socket = ws_client::connect(servers.url(peer)).await;
                         let sample = ws_client::run_load(
@@ -305,7 +339,7 @@ fn main() {
                     samples[i].merge(sample);
                 }
             }
-            for (peer, mut sample) in PEERS.into_iter().zip(samples) {
+            for (&peer, mut sample) in peers.iter().zip(samples) {
                 let (p50, p99) = (sample.latency(0.5), sample.latency(0.99));
                 println!(
                     "| {} | {depth} | {} | {:.0} | {:.1} | {:.1} |",
@@ -328,15 +362,21 @@ fn main() {
         }
     }
 
-    println!(
-        "\nOne event to {CLIENTS} subscribed WebSocket clients, {} emits per server, one at a time, servers taking turns",
-        settings.rounds
-    );
-    println!(
-        "| server | delivered | p50 µs | p99 µs | last of 100, p50 µs | last of 100, p99 µs |\n|---|---|---|---|---|---|"
-    );
+    let rounds = if one_core() { 0 } else { settings.rounds };
+    if rounds > 0 {
+        println!(
+            "\nOne event to {CLIENTS} subscribed WebSocket clients, {rounds} emits per server, one at a time, servers taking turns"
+        );
+        println!(
+            "| server | delivered | p50 µs | p99 µs | last of 100, p50 µs | last of 100, p99 µs |\n|---|---|---|---|---|---|"
+        );
+    }
     let mut fanout_rows = Vec::new();
-    let results = client_runtime.block_on(fan_out(&servers, settings.rounds));
+    let results = if rounds > 0 {
+        Vec::from(client_runtime.block_on(fan_out(&servers, rounds)))
+    } else {
+        Vec::new()
+    };
     for (peer, result) in PEERS.into_iter().zip(results) {
         println!(
             "| {} | {}/{} | {:.1} | {:.1} | {:.1} | {:.1} |",
@@ -351,7 +391,7 @@ fn main() {
         fanout_rows.push(json!({
             "server": peer.name(),
             "clients": CLIENTS,
-            "rounds": settings.rounds,
+            "rounds": rounds,
             "expected": result.expected,
             "delivered": result.delivered,
             "p50_us": micros(result.p50),
@@ -362,9 +402,8 @@ fn main() {
     }
 
     if bench_mode() {
-        let dir = results_dir();
-        std::fs::create_dir_all(&dir).expect("results dir");
-        let path = dir.join("ws_load.json");
+        let path = results_file("ws_load");
+        std::fs::create_dir_all(path.parent().expect("a directory")).expect("results dir");
         let results = json!({ "load": load_rows, "fanout": fanout_rows });
         std::fs::write(&path, serde_json::to_string_pretty(&results).expect("json"))
             .expect("write results");
@@ -372,7 +411,10 @@ fn main() {
     }
 
     server_runtime.block_on(async {
-        let Servers { ours, peer, .. } = servers;
+        let Servers {
+            ours, peer, floor, ..
+        } = servers;
+        floor.stop();
         ours.shutdown().await;
         let _ = peer.stop();
         peer.stopped().await;
