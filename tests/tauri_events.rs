@@ -37,9 +37,14 @@ async fn listen_delivers_to_the_handler_with_the_event_id_until_unlisten() {
     app.emit("tick", &1).unwrap();
     let mut pushes = [client.event("tick").await, client.event("tick").await];
     pushes.sort_by_key(|p| p["handler"].as_u64());
+    let seq = pushes[0]["seq"].clone();
     assert_eq!(
         pushes[0],
-        json!({ "event": "tick", "payload": 1, "source": 0, "id": first, "handler": 4000 })
+        json!({ "event": "tick", "payload": 1, "source": 0, "seq": seq, "id": first, "handler": 4000 })
+    );
+    assert_eq!(
+        pushes[1]["seq"], seq,
+        "one event, one number, for every listener"
     );
     assert_eq!(pushes[1]["id"], second);
 

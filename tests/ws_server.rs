@@ -210,9 +210,10 @@ async fn clients_receive_only_the_events_they_subscribed_to() {
     app.emit("news", &json!({ "n": 1 })).unwrap();
     app.emit("other", &json!({ "n": 0 })).unwrap();
     let event = a.event("news").await;
+    assert!(event["seq"].is_u64(), "{event}");
     assert_eq!(
         event,
-        json!({ "event": "news", "payload": { "n": 1 }, "source": 0 })
+        json!({ "event": "news", "payload": { "n": 1 }, "source": 0, "seq": event["seq"] })
     );
     assert!(
         !b.receives_within(Duration::from_millis(200), |m| m["method"] == "ipc.event")
@@ -271,9 +272,10 @@ async fn client_emits_reach_rust_and_other_clients_and_emit_to_targets_one() {
         .call("ipc.emit", json!({ "event": "chat", "payload": "hi" }))
         .await;
     assert_eq!(reply["result"], Value::Null);
+    let chat = b.event("chat").await;
     assert_eq!(
-        b.event("chat").await,
-        json!({ "event": "chat", "payload": "hi", "source": a_id })
+        chat,
+        json!({ "event": "chat", "payload": "hi", "source": a_id, "seq": chat["seq"] })
     );
     assert_eq!(*seen.lock().unwrap(), [(a_id, json!("hi"))]);
 

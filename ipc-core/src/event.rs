@@ -287,6 +287,16 @@ pub struct EventPush {
     pub payload: Box<RawValue>,
     /// Who emitted it: [`ClientId::BACKEND`] for Rust.
     pub source: ClientId,
+    /// Its sequence number: one counter per run of the app, increasing in
+    /// delivery order for each name; a subscription resumes after the last
+    /// one it saw (`ipc.listen`'s `since`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    /// Whether this is the newest kept event, sent when a subscription started
+    /// because it asked for the last value (`ipc.listen`'s `last`), rather
+    /// than an event that happened since.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub last: bool,
 }
 
 #[cfg(test)]

@@ -20,6 +20,9 @@ pub const CHANNEL: &str = "ipc.channel";
 /// Server push: events that were not delivered to this connection because it
 /// did not read fast enough: params `{"dropped": n}`.
 pub const LAGGED: &str = "ipc.lagged";
+/// Server push: events of a name a subscription resumed are no longer kept:
+/// params `{"event": name, "lost": n | null}` (`null`: unknown).
+pub const GAP: &str = "ipc.gap";
 /// The OpenRPC description of the commands the caller may invoke.
 pub const DISCOVER: &str = "rpc.discover";
 
@@ -65,6 +68,7 @@ mod tests {
             EVENT,
             CHANNEL,
             LAGGED,
+            GAP,
             DISCOVER,
             TAURI_LISTEN,
             TAURI_UNLISTEN,

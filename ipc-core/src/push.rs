@@ -1,9 +1,12 @@
 //! The params of the server's other notifications: `ipc.channel` (a message
-//! on a channel a command streams to its caller) and `ipc.lagged` (events a
-//! slow reader missed). `ipc.event`'s params are [`EventPush`](crate::event::EventPush).
+//! on a channel a command streams to its caller), `ipc.lagged` (events a slow
+//! reader missed) and `ipc.gap` (events a resumed subscription missed).
+//! `ipc.event`'s params are [`EventPush`](crate::event::EventPush).
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+
+use crate::EventName;
 
 /// The params of an `ipc.channel` push: message `index` of `channel`, or, with
 /// `end`, the marker after the last message.
@@ -46,4 +49,21 @@ pub struct ChannelPush {
 pub struct LaggedPush {
     /// The number of events dropped.
     pub dropped: u64,
+}
+
+/// The params of an `ipc.gap` push: a subscription that resumed after its
+/// last seen event (`ipc.listen`'s `since`) missed `lost` events of `event`
+/// that are no longer kept (`None`: an unknown number, as when the backend was
+/// restarted). It comes before the events that are still kept.
+///
+/// ```
+/// let push: ipc_core::push::GapPush = serde_json::from_str(r#"{"event":"todos:changed","lost":2}"#).unwrap();
+/// assert_eq!((push.event.as_str(), push.lost), ("todos:changed", Some(2)));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GapPush {
+    /// The event's name.
+    pub event: EventName,
+    /// How many were lost, if known.
+    pub lost: Option<u64>,
 }

@@ -16,6 +16,8 @@ pub(crate) const RENAME: &str = "rename";
 pub(crate) const RENAME_ALL: &str = "rename_all";
 pub(crate) const BLOCKING: &str = "blocking";
 pub(crate) const CRATE: &str = "crate";
+pub(crate) const REPLAY: &str = "replay";
+pub(crate) const LAST: &str = "last";
 
 /// Options of `#[command]`.
 pub(crate) struct CommandAttr {
@@ -26,11 +28,13 @@ pub(crate) struct CommandAttr {
 }
 
 /// Options of `#[listen]` and `#[event]`: the event's name, then options
-/// (`blocking` is for listeners only).
+/// (`blocking` is for listeners only; `replay` and `last` for events only).
 pub(crate) struct NamedAttr {
     pub(crate) event: Option<LitStr>,
     pub(crate) blocking: Option<Span>,
     pub(crate) krate: Path,
+    /// How many events to keep for resuming frontends (`last` is 1).
+    pub(crate) replay: u32,
 }
 
 /// Options of `#[listen]`.
@@ -49,10 +53,19 @@ enum Key {
     RenameAll,
     Blocking,
     Crate,
+    Replay,
+    Last,
 }
 
 impl Key {
-    const ALL: [Key; 4] = [Key::Rename, Key::RenameAll, Key::Blocking, Key::Crate];
+    const ALL: [Key; 6] = [
+        Key::Rename,
+        Key::RenameAll,
+        Key::Blocking,
+        Key::Crate,
+        Key::Replay,
+        Key::Last,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -60,17 +73,26 @@ impl Key {
             Key::RenameAll => RENAME_ALL,
             Key::Blocking => BLOCKING,
             Key::Crate => CRATE,
+            Key::Replay => REPLAY,
+            Key::Last => LAST,
         }
     }
 
-    /// Whether it is written `key = "..."`; the others are flags (`key`).
+    /// Whether it is written `key = value`; the others are flags (`key`).
     fn takes_value(self) -> bool {
-        !matches!(self, Key::Blocking)
+        !matches!(self, Key::Blocking | Key::Last)
+    }
+
+    /// Whether its value is a number rather than a string.
+    fn takes_number(self) -> bool {
+        matches!(self, Key::Replay)
     }
 
     /// How it is written, for messages.
     fn usage(self) -> String {
-        if self.takes_value() {
+        if self.takes_number() {
+            format!("`{} = N`", self.name())
+        } else if self.takes_value() {
             format!("`{} = \"...\"`", self.name())
         } else {
             format!("`{}`", self.name())
@@ -104,7 +126,7 @@ impl Attribute {
         match self {
             Attribute::Command => &[Key::Rename, Key::RenameAll, Key::Blocking, Key::Crate],
             Attribute::Listen => &[Key::Blocking, Key::Crate],
-            Attribute::Event => &[Key::Crate],
+            Attribute::Event => &[Key::Replay, Key::Last, Key::Crate],
         }
     }
 
@@ -128,6 +150,8 @@ struct Options {
     rename_all: Option<RenameAll>,
     blocking: Option<Span>,
     krate: Option<Path>,
+    replay: Option<u32>,
+    last: bool,
     /// Keys read so far, for "duplicate option" errors.
     seen: Vec<Key>,
 }
@@ -237,6 +261,8 @@ fn parse_named(args: TokenStream, attribute: Attribute, cx: &mut Ctxt) -> NamedA
         event,
         blocking: options.blocking,
         krate: options.krate.unwrap_or_else(default_crate),
+        // `last` keeps one; `replay = N` keeps N (at least the one `last` wants).
+        replay: options.replay.unwrap_or(0).max(u32::from(options.last)),
     }
 }
 
@@ -398,17 +424,49 @@ fn read_option(entry: TokenStream, attribute: Attribute, options: &mut Options, 
     match value {
         None if key.takes_value() => cx.error_at(
             key_span,
-            format!("`{key_name}` needs a value: `{key_name} = \"...\"`"),
+            format!("`{key_name}` needs a value: {}", key.usage()),
         ),
         None => set_flag(key, key_span, options),
         Some((eq, value)) if !key.takes_value() => cx.error_spanned_by(
             quote!(#eq #value),
             format!("`{key_name}` takes no value: write `{key_name}` alone"),
         ),
+        Some((eq, value)) if key.takes_number() => {
+            if let Some(number) = number_value(key, eq, value, cx) {
+                options.replay = Some(number);
+            }
+        }
         Some((eq, value)) => {
             if let Some(lit) = string_value(key, eq, value, cx) {
                 set_value(key, lit, options, cx);
             }
+        }
+    }
+}
+
+/// The positive integer after `key =`, or `None` after recording why it is not one.
+fn number_value(key: Key, eq: Token![=], value: TokenStream, cx: &mut Ctxt) -> Option<u32> {
+    let key_name = key.name();
+    let message = format!("`{key_name}` takes a number of events from 1 up: `{key_name} = 64`");
+    let first: TokenStream = value.clone().into_iter().take(1).collect();
+    let Ok(Lit::Int(int)) = syn::parse2::<Lit>(first) else {
+        if value.is_empty() {
+            cx.error_spanned_by(eq, message);
+        } else {
+            cx.error_spanned_by(&value, message);
+        }
+        return None;
+    };
+    let rest: TokenStream = value.into_iter().skip(1).collect();
+    if !rest.is_empty() {
+        cx.error_spanned_by(&rest, "expected `,` between options");
+        return None;
+    }
+    match int.base10_parse::<u32>() {
+        Ok(n) if n > 0 => Some(n),
+        _ => {
+            cx.error_spanned_by(&int, message);
+            None
         }
     }
 }
@@ -436,8 +494,9 @@ fn string_value(key: Key, eq: Token![=], value: TokenStream, cx: &mut Ctxt) -> O
 fn set_flag(key: Key, span: Span, options: &mut Options) {
     match key {
         Key::Blocking => options.blocking = Some(span),
+        Key::Last => options.last = true,
         // Keys with a value are never flags (checked by the caller).
-        Key::Rename | Key::RenameAll | Key::Crate => {}
+        Key::Rename | Key::RenameAll | Key::Crate | Key::Replay => {}
     }
 }
 
@@ -458,8 +517,8 @@ fn set_value(key: Key, lit: LitStr, options: &mut Options, cx: &mut Ctxt) {
                 "`crate` takes the path of the `ipc-runtime` crate, such as `crate = \"my_ipc\"`",
             ),
         },
-        // A flag: never has a value to set (checked by the caller).
-        Key::Blocking => {}
+        // A flag, or a number: never a string to set (checked by the caller).
+        Key::Blocking | Key::Last | Key::Replay => {}
     }
 }
 
@@ -583,6 +642,36 @@ mod tests {
     }
 
     #[test]
+    fn replay_takes_a_positive_number_and_last_keeps_one() {
+        let mut cx = Ctxt::default();
+        let attr = parse_event(quote!("progress", replay = 16), &mut cx);
+        assert!(cx.check().is_ok());
+        assert_eq!(attr.replay, 16);
+        let mut cx = Ctxt::default();
+        let attr = parse_event(quote!("theme", last), &mut cx);
+        assert!(cx.check().is_ok());
+        assert_eq!(attr.replay, 1);
+        let wrong = messages(|cx| {
+            parse_event(quote!("x", replay = 0, last = true), cx);
+        });
+        assert_eq!(
+            wrong,
+            [
+                "`replay` takes a number of events from 1 up: `replay = 64`",
+                "`last` takes no value: write `last` alone",
+            ]
+        );
+        let on_listen = messages(|cx| {
+            parse_listen(quote!("x", replay = 2), cx);
+        });
+        assert_eq!(
+            on_listen.len(),
+            1,
+            "replay is an #[event] option: {on_listen:?}"
+        );
+    }
+
+    #[test]
     fn a_missing_or_unwritten_name_is_reported_once() {
         let none = messages(|cx| {
             parse_event(TokenStream::new(), cx);
@@ -598,7 +687,7 @@ mod tests {
             option_first,
             [
                 "#[event] needs the event's name first: #[event(\"event-name\")]",
-                "unknown #[event] option `blocking`; expected the event name as a string, then `crate = \"...\"`",
+                "unknown #[event] option `blocking`; expected the event name as a string, then `replay = N`, `last`, `crate = \"...\"`",
             ]
         );
         let constant = messages(|cx| {

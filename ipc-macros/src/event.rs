@@ -90,6 +90,7 @@ fn generate(attr: &EventAttr, ty: &PayloadType<'_>) -> TokenStream {
     let name = ident.to_string();
     let site = expand::site(ident);
     let payload = describe::payload_type(quote!(#ident));
+    let replay = attr.replay;
     quote! {
         const _: () = {
             use #krate::__private as __ipc;
@@ -102,6 +103,7 @@ fn generate(attr: &EventAttr, ty: &PayloadType<'_>) -> TokenStream {
                 docs: #docs,
                 payload: __ipc_payload,
                 site: #site,
+                replay: #replay,
             };
 
             __ipc::inventory::submit! {

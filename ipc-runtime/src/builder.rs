@@ -1,6 +1,9 @@
 //! [`AppBuilder`]: managed state and command registration, checked once at build.
 
+use std::collections::HashMap;
 use std::fmt;
+
+use ipc_core::EventName;
 
 use crate::App;
 use crate::capability::{Acl, Capability, ConnectionInfo};
@@ -9,7 +12,8 @@ use crate::invoke::registry::{
     self, CommandDef, CommandRegistration, ListenerDef, ListenerRegistration, Registered, Registry,
 };
 use crate::route::Router;
-use crate::route::events::EventBus;
+use crate::route::events::{EventBus, Replay};
+use crate::route::history::Keep;
 use crate::state::StateMap;
 
 /// Configures an [`App`]. Get one from [`App::builder`].
@@ -39,7 +43,13 @@ pub struct AppBuilder {
     discover: bool,
     runtime: Option<tokio::runtime::Handle>,
     acl: Acl,
+    /// Replay buffers asked for by name (besides `#[event(replay = N)]`).
+    replay: Vec<(String, usize)>,
+    replay_bytes: (usize, usize),
 }
+
+/// The bytes a replay buffer keeps of one name, and across all names, unless set.
+const REPLAY_BYTES: (usize, usize) = (1 << 20, 64 << 20);
 
 impl AppBuilder {
     pub(crate) fn new() -> Self {
@@ -51,7 +61,36 @@ impl AppBuilder {
             discover: true,
             runtime: None,
             acl: Acl::default(),
+            replay: Vec::new(),
+            replay_bytes: REPLAY_BYTES,
         }
+    }
+
+    /// Keeps the last `count` events of `event` (at least one), so that a
+    /// frontend that reconnects gets the ones it missed, in order, before any
+    /// new one, and one that listens with `last` gets the newest at once. The
+    /// same as `#[event("name", replay = N)]` on the payload type. Buffers are
+    /// bounded in bytes too: see [`replay_bytes`](Self::replay_bytes).
+    ///
+    /// ```rust,standalone_crate
+    /// # use ipc_runtime::App;
+    /// let app = App::builder().replay("progress", 16).build().unwrap();
+    /// # let _ = app;
+    /// ```
+    #[must_use]
+    pub fn replay(mut self, event: impl Into<String>, count: usize) -> Self {
+        self.replay.push((event.into(), count.max(1)));
+        self
+    }
+
+    /// The most payload bytes a replay buffer keeps for one event name
+    /// (default 1 MiB; its newest event is kept whatever its size), and for
+    /// all names together (default 64 MiB). Past them the oldest events go,
+    /// and a frontend resuming from before them is told how many it lost.
+    #[must_use]
+    pub fn replay_bytes(mut self, per_event: usize, total: usize) -> Self {
+        self.replay_bytes = (per_event, total);
+        self
     }
 
     /// Defines a capability (see [`capability`](crate::capability)). Once any
@@ -198,7 +237,8 @@ impl AppBuilder {
         }
         self.acl.check()?;
         let registry = Registry::build(commands)?;
-        let events = EventBus::new(&unique)?;
+        let replay = replay_config(self.replay, self.replay_bytes, self.discover)?;
+        let events = EventBus::new(&unique, replay)?;
         tracing::debug!(
             commands = registry.len(),
             listeners = unique.len(),
@@ -212,6 +252,39 @@ impl AppBuilder {
             registry, events, self.acl, self.state, runtime,
         )))
     }
+}
+
+/// The replay buffers: those of `#[event(replay = N)]` declarations, then
+/// those asked for by name (which win).
+fn replay_config(
+    asked: Vec<(String, usize)>,
+    (per_event, total): (usize, usize),
+    discover: bool,
+) -> Result<Replay, BuildError> {
+    let declared = discover
+        .then(registry::declared_events)
+        .into_iter()
+        .flatten()
+        .filter(|d| d.replay > 0)
+        .map(|d| (d.event.to_owned(), d.replay as usize));
+    let mut names = HashMap::new();
+    for (event, count) in declared.chain(asked) {
+        let name = EventName::new(&event).map_err(|error| BuildError::InvalidReplayName {
+            name: event.clone(),
+            error,
+        })?;
+        names.insert(
+            name,
+            Keep {
+                count,
+                bytes: per_event,
+            },
+        );
+    }
+    Ok(Replay {
+        names,
+        total_bytes: total,
+    })
 }
 
 impl fmt::Debug for AppBuilder {

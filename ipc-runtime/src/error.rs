@@ -266,6 +266,14 @@ pub enum BuildError {
         /// What is wrong with the name.
         error: InvalidEventName,
     },
+    /// A replay buffer was asked for an invalid event name.
+    #[error("cannot keep events of `{name}`: {error}")]
+    InvalidReplayName {
+        /// The name.
+        name: String,
+        /// What is wrong with it.
+        error: InvalidEventName,
+    },
     /// A grant or default names a capability that was never defined.
     #[error(
         "capability `{name}` is granted but never defined; add it with .capability(Capability::new(\"{name}\"))"

@@ -117,8 +117,13 @@ pub(crate) fn registrations() -> Vec<&'static CommandRegistration> {
 
 /// A router with the test commands and `acl`.
 pub(crate) fn router_with(acl: Acl) -> Arc<Router> {
+    router_with_replay(acl, crate::route::events::Replay::default())
+}
+
+/// A router with the test commands, `acl` and replay buffers.
+pub(crate) fn router_with_replay(acl: Acl, replay: crate::route::events::Replay) -> Arc<Router> {
     let registry = Registry::build(registrations()).expect("the test commands register");
-    let events = EventBus::new(&[]).expect("no listeners");
+    let events = EventBus::new(&[], replay).expect("no listeners");
     Arc::new(Router::new(
         registry,
         events,

@@ -105,16 +105,49 @@ pub(crate) fn join_batch(parts: Vec<Response>) -> Option<Response> {
 }
 
 /// The shared part of an event's `ipc.event` notifications: from the
-/// event's name to the end, `"event":"<name>","payload":<payload>,"source":<id>}}`.
-/// Written once per emit and shared by every notification of it.
-pub(crate) fn event_body(event: &str, payload: &RawValue, source: ClientId) -> Bytes {
-    let mut buf = Vec::with_capacity(48 + event.len() + payload.get().len());
+/// event's name to the end, `"event":"<name>","payload":<payload>,"source":<id>,"seq":<n>}}`
+/// (with `"last":true` when it is a subscription's starting value, sent
+/// because it asked for `last`). Written once per emit and shared by every
+/// notification of it.
+pub(crate) fn event_body(
+    event: &str,
+    payload: &RawValue,
+    source: ClientId,
+    seq: Option<u64>,
+    last: bool,
+) -> Bytes {
+    let mut buf = Vec::with_capacity(64 + event.len() + payload.get().len());
     buf.extend_from_slice(br#""event":""#);
     buf.extend_from_slice(event.as_bytes());
     buf.extend_from_slice(br#"","payload":"#);
     buf.extend_from_slice(payload.get().as_bytes());
-    let _ = write!(buf, r#","source":{}}}}}"#, source.get());
+    let _ = write!(buf, r#","source":{}"#, source.get());
+    if let Some(seq) = seq {
+        let _ = write!(buf, r#","seq":{seq}"#);
+    }
+    if last {
+        buf.extend_from_slice(br#","last":true"#);
+    }
+    buf.extend_from_slice(b"}}");
     Bytes::from(buf)
+}
+
+/// `ipc.gap`: events of `event` after a resuming subscription's position are
+/// no longer kept; `lost` of them (`null`: unknown).
+pub(crate) fn gap(event: &str, lost: Option<u64>) -> Outbound {
+    let mut buf = Vec::with_capacity(96 + event.len());
+    open_notification(&mut buf, method::GAP);
+    buf.extend_from_slice(br#"{"event":""#);
+    buf.extend_from_slice(event.as_bytes());
+    buf.extend_from_slice(br#"","lost":"#);
+    match lost {
+        Some(lost) => {
+            let _ = write!(buf, "{lost}");
+        }
+        None => buf.extend_from_slice(b"null"),
+    }
+    buf.extend_from_slice(b"}}");
+    Outbound::text(buf)
 }
 
 /// The `ipc.event` notification of an event (an [`event_body`]), as sent to
@@ -198,7 +231,7 @@ mod tests {
     //! Each kind of message, byte for byte against ipc-core's serde types.
 
     use ipc_core::message::{Id, Response as WireResponse};
-    use ipc_core::push::{ChannelPush, LaggedPush};
+    use ipc_core::push::{ChannelPush, GapPush, LaggedPush};
     use ipc_core::{EventName, event::EventPush};
     use serde_json::json;
 
@@ -297,8 +330,10 @@ mod tests {
             event: EventName::new("progress").unwrap(),
             payload: payload.clone(),
             source: ClientId::new(4),
+            seq: Some(31),
+            last: false,
         };
-        let body = event_body("progress", &payload, ClientId::new(4));
+        let body = event_body("progress", &payload, ClientId::new(4), Some(31), false);
         let written = event_message(&body);
         assert_eq!(text(&written), notification(method::EVENT, &push));
 
@@ -309,6 +344,27 @@ mod tests {
         };
         let written = tauri_event_message(&body, 9, 12);
         assert_eq!(text(&written), notification(method::EVENT, &tauri));
+        let starting = EventPush {
+            last: true,
+            seq: Some(31),
+            ..EventPush {
+                id: None,
+                handler: None,
+                event: EventName::new("progress").unwrap(),
+                payload: payload.clone(),
+                source: ClientId::new(4),
+                seq: None,
+                last: false,
+            }
+        };
+        let marked = event_message(&event_body(
+            "progress",
+            &payload,
+            ClientId::new(4),
+            Some(31),
+            true,
+        ));
+        assert_eq!(text(&marked), notification(method::EVENT, &starting));
         match written {
             Outbound::SharedText { body: shared, .. } => {
                 assert_eq!(
@@ -356,6 +412,23 @@ mod tests {
             end: true,
         };
         assert_eq!(text(&end), notification(method::CHANNEL, &expected));
+    }
+
+    #[test]
+    fn gaps_match_gap_push() {
+        let known = GapPush {
+            event: EventName::new("todos:changed").unwrap(),
+            lost: Some(3),
+        };
+        assert_eq!(
+            text(&gap("todos:changed", Some(3))),
+            notification(method::GAP, &known)
+        );
+        let unknown = GapPush {
+            event: EventName::new("x").unwrap(),
+            lost: None,
+        };
+        assert_eq!(text(&gap("x", None)), notification(method::GAP, &unknown));
     }
 
     #[test]

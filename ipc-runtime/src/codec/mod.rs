@@ -1,8 +1,8 @@
 //! The codec: the one place that writes outgoing protocol text and frames.
 //!
 //! Everything the runtime sends is built here, from ipc-core's constants:
-//! responses and error responses, batches, the `ipc.event`, `ipc.channel` and
-//! `ipc.lagged` notifications, and binary frames. The layers above hand it
+//! responses and error responses, batches, the `ipc.event`, `ipc.channel`,
+//! `ipc.lagged` and `ipc.gap` notifications, and binary frames. The layers above hand it
 //! values and raw JSON and get back [`Response`]s and [`Outbound`] messages;
 //! none of them writes a `"jsonrpc"` member itself.
 //!
@@ -18,7 +18,7 @@ mod outbound;
 pub(crate) use binary::{BinaryMessage, decode as decode_binary};
 pub(crate) use json::{
     BYTES_PLACEHOLDER, channel_bytes, channel_end, channel_message, close_result, error_message,
-    error_text, event_body, event_message, join_batch, lagged, result_message, result_prefix,
+    error_text, event_body, event_message, gap, join_batch, lagged, result_message, result_prefix,
     tauri_event_message,
 };
 pub use outbound::Outbound;

@@ -117,6 +117,9 @@ pub struct EventRegistration {
     pub payload: fn(&mut TypeCollector) -> TypeDesc,
     /// Where the type is.
     pub site: Site,
+    /// How many of its events to keep for resuming frontends (`replay = N`;
+    /// `last` is 1; 0: none).
+    pub replay: u32,
 }
 
 impl fmt::Debug for EventRegistration {

@@ -22,6 +22,7 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use super::Router;
+use super::history::{self, History, Keep, Kept, Resume, Sequence, SharedHistory, TotalBytes};
 use crate::caller::Caller;
 use crate::codec::{self, Outbound};
 use crate::error::{BuildError, InvokeError};
@@ -46,6 +47,7 @@ pub struct Event {
     name: EventName,
     payload: Arc<RawValue>,
     source: ClientId,
+    seq: u64,
 }
 
 impl Event {
@@ -68,6 +70,12 @@ impl Event {
     pub fn source(&self) -> ClientId {
         self.source
     }
+
+    /// Its sequence number: one counter for the whole app, increasing in
+    /// delivery order for each name (what frontends resume from).
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
 }
 
 impl fmt::Debug for Event {
@@ -76,6 +84,7 @@ impl fmt::Debug for Event {
             .field("name", &self.name)
             .field("payload", &self.payload.get())
             .field("source", &self.source)
+            .field("seq", &self.seq)
             .finish()
     }
 }
@@ -163,21 +172,87 @@ impl ClientSubscriptions {
 }
 
 /// Listeners by event name.
+///
+/// Lock order, where several are taken: `clients`, then a name's history,
+/// then `table` (briefly, never held across the others), then a name's
+/// subscribers.
 pub(crate) struct EventBus {
     /// Held only to find or change a name's [`Listeners`], never while
     /// listeners run or events are pushed.
     table: RwLock<Table>,
-    /// Frontend subscriptions by client. Locked before `table` when both are.
+    /// Frontend subscriptions by client.
     clients: Mutex<HashMap<ClientId, ClientSubscriptions>>,
     next_id: AtomicU64,
+    /// The sequence numbers of delivered events, and the app's epoch.
+    sequence: Sequence,
+    /// The replay buffers of the names configured for them (fixed at build).
+    histories: HashMap<EventName, SharedHistory>,
+    /// What every replay buffer holds, against one bound.
+    kept_bytes: TotalBytes,
+}
+
+/// How a frontend wants its subscription to start (`ipc.listen`'s `since`,
+/// `epoch` and `last`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Start {
+    /// Resume after the event with this number...
+    pub(crate) since: Option<u64>,
+    /// ...of this run of the app.
+    pub(crate) epoch: Option<String>,
+    /// Deliver the newest kept event first (when not resuming).
+    pub(crate) last: bool,
+}
+
+impl Start {
+    /// Whether the frontend asked for any of it (and so for the detailed answer).
+    pub(crate) fn asked(&self) -> bool {
+        self.since.is_some() || self.epoch.is_some() || self.last
+    }
+}
+
+/// A new subscription: its id, and where the app's numbering stands.
+#[derive(Clone, Debug)]
+pub(crate) struct Subscribed {
+    pub(crate) id: ListenerId,
+    /// Every event delivered before the subscription (or replayed by it) is
+    /// numbered at most this.
+    pub(crate) seq: u64,
+}
+
+/// The replay configuration of a bus.
+#[derive(Clone, Debug)]
+pub(crate) struct Replay {
+    /// What to keep of each configured name.
+    pub(crate) names: HashMap<EventName, Keep>,
+    /// The most payload bytes kept across every name.
+    pub(crate) total_bytes: usize,
+}
+
+impl Default for Replay {
+    fn default() -> Self {
+        Replay {
+            names: HashMap::new(),
+            total_bytes: 64 << 20,
+        }
+    }
 }
 
 impl EventBus {
-    pub(crate) fn new(registered: &[&'static ListenerRegistration]) -> Result<Self, BuildError> {
+    pub(crate) fn new(
+        registered: &[&'static ListenerRegistration],
+        replay: Replay,
+    ) -> Result<Self, BuildError> {
         let bus = EventBus {
             table: RwLock::new(Table::default()),
             clients: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
+            sequence: Sequence::new(),
+            histories: replay
+                .names
+                .into_iter()
+                .map(|(name, keep)| (name, Arc::new(Mutex::new(History::new(keep)))))
+                .collect(),
+            kept_bytes: TotalBytes::new(replay.total_bytes),
         };
         for registration in registered {
             let name = EventName::new(registration.event).map_err(|error| {
@@ -224,12 +299,102 @@ impl EventBus {
         id
     }
 
-    fn insert_client(&self, name: EventName, subscriber: Subscriber) -> ListenerId {
+    /// Adds a frontend subscription; first pushes to `peer` what `start`
+    /// asks for of the name's history, under the locks an emit of the name
+    /// takes, so nothing is missed or sent twice between the two.
+    fn insert_client(
+        &self,
+        name: EventName,
+        subscriber: Subscriber,
+        peer: &dyn Peer,
+        start: &Start,
+    ) -> Subscribed {
         let id = self.next_id();
-        self.listeners_for(name, id)
-            .lock_clients()
-            .insert(id, subscriber);
-        id
+        let history = self.histories.get(&name).map(history::lock);
+        let listeners = self.listeners_for(name.clone(), id);
+        let mut subscribers = listeners.lock_clients();
+        if start.asked() {
+            self.catch_up(
+                peer,
+                &name,
+                id,
+                subscriber.tauri_handler,
+                history.as_deref(),
+                start,
+            );
+        }
+        let seq = self.sequence.current();
+        subscribers.insert(id, subscriber);
+        Subscribed { id, seq }
+    }
+
+    /// Pushes what a subscription that starts with `start` missed or asked
+    /// for: a gap notice if events after its position are no longer kept,
+    /// then the kept events after it (or the newest one, for `last`), those
+    /// whose target reaches `peer`.
+    fn catch_up(
+        &self,
+        peer: &dyn Peer,
+        name: &EventName,
+        id: ListenerId,
+        tauri_handler: Option<u64>,
+        history: Option<&History>,
+        start: &Start,
+    ) {
+        let same_run = start.epoch.as_deref() == Some(self.sequence.epoch());
+        // Whether the events pushed are a starting value (`last`) rather than
+        // missed ones.
+        let mut starting = false;
+        let (resume, events): (Resume, Vec<&Kept>) = match (start.since, history) {
+            // A position from another run of the app: unknown; the newest
+            // kept event stands for what came since.
+            (Some(_), history) if !same_run => (
+                Resume::Lost(None),
+                history.and_then(History::last).into_iter().collect(),
+            ),
+            // A position in this run, against what the name keeps.
+            (Some(since), Some(history)) => {
+                let (resume, events) = history.since(since);
+                (resume, events.collect())
+            }
+            // A position in this run, for a name that keeps nothing: nothing
+            // to tell (its events are not kept).
+            (Some(_), None) => (Resume::Complete, Vec::new()),
+            (None, history) if start.last => {
+                starting = true;
+                (
+                    Resume::Complete,
+                    history.and_then(History::last).into_iter().collect(),
+                )
+            }
+            (None, _) => (Resume::Complete, Vec::new()),
+        };
+        if let Resume::Lost(lost) = resume {
+            peer.push_event(codec::gap(name.as_str(), lost));
+        }
+        let to = peer.caller();
+        for kept in events {
+            if !kept.target.reaches_client(to.client_id(), to.label()) {
+                continue;
+            }
+            let body = codec::event_body(
+                name.as_str(),
+                &kept.payload,
+                kept.source,
+                Some(kept.seq),
+                starting,
+            );
+            let message = match tauri_handler {
+                None => codec::event_message(&body),
+                Some(handler) => codec::tauri_event_message(&body, id.get(), handler),
+            };
+            peer.push_event(message);
+        }
+    }
+
+    /// This run of the app's epoch (what resuming frontends echo back).
+    pub(crate) fn epoch(&self) -> &str {
+        self.sequence.epoch()
     }
 
     pub(crate) fn listen(&self, name: EventName, callback: Callback, once: bool) -> ListenerId {
@@ -237,13 +402,22 @@ impl EventBus {
     }
 
     /// Subscribes a connection to `name` (`ipc.listen`: once per name; the
-    /// id of an existing subscription is returned again). `None` when the
-    /// connection holds as many subscriptions as it may.
-    pub(crate) fn subscribe(&self, peer: &dyn Peer, name: EventName) -> Option<ListenerId> {
+    /// id of an existing subscription is returned again, and nothing is
+    /// replayed). `None` when the connection holds as many subscriptions as
+    /// it may. What `start` asks for is pushed before any new event.
+    pub(crate) fn subscribe(
+        &self,
+        peer: &dyn Peer,
+        name: EventName,
+        start: &Start,
+    ) -> Option<Subscribed> {
         let mut clients = self.lock_clients();
         let mine = clients.entry(peer.caller().client_id()).or_default();
         if let Some(id) = mine.by_name.get(&name) {
-            return Some(*id);
+            return Some(Subscribed {
+                id: *id,
+                seq: self.sequence.current(),
+            });
         }
         if mine.len() >= peer.max_subscriptions() {
             return None;
@@ -252,9 +426,9 @@ impl EventBus {
             peer: peer.downgrade(),
             tauri_handler: None,
         };
-        let id = self.insert_client(name.clone(), subscriber);
-        mine.by_name.insert(name, id);
-        Some(id)
+        let subscribed = self.insert_client(name.clone(), subscriber, peer, start);
+        mine.by_name.insert(name, subscribed.id);
+        Some(subscribed)
     }
 
     /// A Tauri listener (`plugin:event|listen`): its own subscription, whose
@@ -264,7 +438,8 @@ impl EventBus {
         peer: &dyn Peer,
         name: EventName,
         handler: u64,
-    ) -> Option<ListenerId> {
+        start: &Start,
+    ) -> Option<Subscribed> {
         let mut clients = self.lock_clients();
         let mine = clients.entry(peer.caller().client_id()).or_default();
         if mine.len() >= peer.max_subscriptions() {
@@ -274,9 +449,9 @@ impl EventBus {
             peer: peer.downgrade(),
             tauri_handler: Some(handler),
         };
-        let id = self.insert_client(name, subscriber);
-        mine.tauri.insert(id);
-        Some(id)
+        let subscribed = self.insert_client(name, subscriber, peer, start);
+        mine.tauri.insert(subscribed.id);
+        Some(subscribed)
     }
 
     /// Drops `client`'s subscription to `name`; `false` if there was none.
@@ -396,15 +571,42 @@ impl EventBus {
         source: &Caller,
         target: &EventTarget,
     ) {
-        let Some((name, listeners)) = self.listeners(name) else {
+        let history = self.histories.get_key_value(name);
+        let listeners = self.listeners(name);
+        let name = match (&listeners, history) {
+            (Some((name, _)), _) | (None, Some((name, _))) => name.clone(),
+            // Nobody listens and nothing is kept: nothing to do.
+            (None, None) => return,
+        };
+        let event = {
+            // Numbered, kept and queued under the name's locks, so frontends
+            // get its events in number order and a subscribe that replays
+            // sees each event either kept or queued, never neither or both.
+            let mut kept = history.map(|(_, h)| history::lock(h));
+            let subscribers = listeners.as_ref().map(|(_, l)| l.lock_clients());
+            let event = Event {
+                name,
+                payload: Arc::clone(payload),
+                source: source.client_id(),
+                seq: self.sequence.take(),
+            };
+            if let Some(kept) = kept.as_mut() {
+                let copy = Kept {
+                    seq: event.seq,
+                    payload: Arc::clone(payload),
+                    source: event.source,
+                    target: target.clone(),
+                };
+                kept.push(copy, &self.kept_bytes);
+            }
+            if let Some(subscribers) = &subscribers {
+                push_to_subscribers(subscribers, &event, target);
+            }
+            event
+        };
+        let Some((_, listeners)) = listeners else {
             return;
         };
-        let event = Event {
-            name,
-            payload: Arc::clone(payload),
-            source: source.client_id(),
-        };
-        push_to_subscribers(&listeners, &event, target);
         if !target.reaches_backend() {
             return;
         }
@@ -422,13 +624,22 @@ impl EventBus {
 
 /// Queues an event for the subscribers `target` reaches. Pushing never waits
 /// (a full queue drops the event for that connection and counts it), so this
-/// runs under the subscribers' lock.
-fn push_to_subscribers(listeners: &Listeners, event: &Event, target: &EventTarget) {
-    let subscribers = listeners.lock_clients();
+/// runs under the subscribers' lock, which keeps each name's events in order.
+fn push_to_subscribers(
+    subscribers: &BTreeMap<ListenerId, Subscriber>,
+    event: &Event,
+    target: &EventTarget,
+) {
     if subscribers.is_empty() {
         return;
     }
-    let body = codec::event_body(event.name.as_str(), &event.payload, event.source);
+    let body = codec::event_body(
+        event.name.as_str(),
+        &event.payload,
+        event.source,
+        Some(event.seq),
+        false,
+    );
     let mut shared: Option<Outbound> = None;
     for (id, subscriber) in subscribers.iter() {
         let Some(peer) = subscriber.peer.upgrade() else {

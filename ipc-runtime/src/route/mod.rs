@@ -11,12 +11,14 @@
 //! * [`reserved`]: `ipc.*`, `rpc.discover` and Tauri's `plugin:event|*`.
 //! * [`discover`]: the OpenRPC document `rpc.discover` answers with.
 //! * [`events`]: the event bus (Rust listeners and frontend subscriptions).
+//! * [`history`]: replay buffers and sequence numbers, for resuming frontends.
 //! * [`channel`]: `Channel<T>`, a stream from a command back to its caller.
 
 pub(crate) mod channel;
 pub(crate) mod discover;
 pub(crate) mod dispatch;
 pub(crate) mod events;
+pub(crate) mod history;
 pub(crate) mod reserved;
 
 use std::sync::Arc;

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::dispatch::{Reply, Source};
+use super::events::{Start, Subscribed};
 use super::{Router, discover};
 use crate::capability::Action;
 use crate::codec;
@@ -138,20 +139,62 @@ fn rpc_discover(router: &Router, source: Source<'_>) -> String {
     .to_string()
 }
 
-/// `ipc.listen {"event"}` → the subscription id.
+/// How a subscription starts, as `ipc.listen` and (for this runtime's Tauri
+/// shim) `plugin:event|listen` may say: `since` the last event a previous
+/// connection saw, of the run `epoch`; or with the newest kept event (`last`).
+#[derive(Deserialize, Default)]
+struct StartParams {
+    #[serde(default)]
+    since: Option<u64>,
+    #[serde(default)]
+    epoch: Option<String>,
+    #[serde(default)]
+    last: bool,
+}
+
+impl StartParams {
+    fn start(self) -> Start {
+        Start {
+            since: self.since,
+            epoch: self.epoch,
+            last: self.last,
+        }
+    }
+}
+
+/// The answer to a subscription: its id, or, when the request said how to
+/// start, `{"id", "epoch", "seq"}` (the run, and the number every event it has
+/// seen or been sent is at most).
+fn subscribed(router: &Router, subscribed: &Subscribed, start: &Start) -> String {
+    if start.asked() {
+        serde_json::json!({
+            "id": subscribed.id.get(),
+            "epoch": router.events.epoch(),
+            "seq": subscribed.seq,
+        })
+        .to_string()
+    } else {
+        subscribed.id.get().to_string()
+    }
+}
+
+/// `ipc.listen {"event", "since"?, "epoch"?, "last"?}` → the subscription id.
 fn listen(router: &Router, raw: Option<&RawValue>, peer: &dyn Peer) -> Result<String, InvokeError> {
     #[derive(Deserialize)]
     struct Listen<'a> {
         #[serde(borrow)]
         event: Cow<'a, str>,
+        #[serde(flatten)]
+        start: StartParams,
     }
     let p: Listen<'_> = params(method::LISTEN, raw)?;
-    Ok(router
+    let name = listenable(&p.event, peer)?;
+    let start = p.start.start();
+    let done = router
         .events
-        .subscribe(peer, listenable(&p.event, peer)?)
-        .ok_or_else(|| too_many_subscriptions(peer))?
-        .get()
-        .to_string())
+        .subscribe(peer, name, &start)
+        .ok_or_else(|| too_many_subscriptions(peer))?;
+    Ok(subscribed(router, &done, &start))
 }
 
 /// `ipc.unlisten {"event"}` or `{"id"}` → whether a subscription was removed.
@@ -209,14 +252,17 @@ fn tauri_listen(
         #[serde(borrow)]
         event: Cow<'a, str>,
         handler: u64,
+        #[serde(flatten)]
+        start: StartParams,
     }
     let p: Listen<'_> = params(method::TAURI_LISTEN, raw)?;
     let name = listenable(&p.event, peer)?;
-    let id = router
+    let start = p.start.start();
+    let done = router
         .events
-        .subscribe_tauri(peer, name, p.handler)
+        .subscribe_tauri(peer, name, p.handler, &start)
         .ok_or_else(|| too_many_subscriptions(peer))?;
-    Ok(id.get().to_string())
+    Ok(subscribed(router, &done, &start))
 }
 
 /// `plugin:event|unlisten {"event", "eventId"}` → null.
@@ -501,9 +547,11 @@ mod tests {
         assert_eq!(*seen.lock().unwrap(), [(1, r#""hi""#.to_owned())]);
         let received = events_of(&bob);
         assert_eq!(received.len(), 1);
+        let seq = received[0]["params"]["seq"].clone();
+        assert!(seq.is_u64(), "every pushed event is numbered");
         assert_eq!(
             received[0]["params"],
-            json!({ "event": "chat", "payload": "hi", "source": 1 })
+            json!({ "event": "chat", "payload": "hi", "source": 1, "seq": seq })
         );
 
         let to_backend = json!({ "event": "chat", "payload": 2, "target": "backend" });
@@ -648,6 +696,200 @@ mod tests {
             json!({ "target": { "kind": "WebviewWindow", "label": "label-1" }, "event": "tick" });
         call(&router, Some(&*peer), method::TAURI_EMIT_TO, to).await;
         assert_eq!(events_of(&peer).len(), 5, "this connection's label");
+    }
+
+    /// A router keeping the last 3 events of "todos" (and nothing of others).
+    fn replaying(acl: Acl) -> Arc<Router> {
+        let mut replay = crate::route::events::Replay::default();
+        replay.names.insert(
+            EventName::new("todos").unwrap(),
+            crate::route::history::Keep {
+                count: 3,
+                bytes: 1 << 20,
+            },
+        );
+        testing::router_with_replay(acl, replay)
+    }
+
+    fn pushes(peer: &TestPeer) -> Vec<Value> {
+        peer.texts().iter().map(|t| testing::json(t)).collect()
+    }
+
+    #[tokio::test]
+    async fn a_resumed_subscription_gets_what_it_missed_once_in_order() {
+        let router = replaying(Acl::default());
+        let first = TestPeer::new(1, Permissions::all());
+        let answer = call(
+            &router,
+            Some(&*first),
+            method::LISTEN,
+            json!({ "event": "todos", "last": true }),
+        )
+        .await;
+        let epoch = answer["result"]["epoch"].clone();
+        assert!(
+            answer["result"]["id"].is_u64() && epoch.is_string(),
+            "{answer}"
+        );
+        for n in 1..=2 {
+            router.emit(EventTarget::All, "todos", &n).unwrap();
+        }
+        let seen = events_of(&first);
+        let last_seen = seen[1]["params"]["seq"].as_u64().unwrap();
+        // The connection drops; two more changes happen; a new connection resumes.
+        for n in 3..=4 {
+            router.emit(EventTarget::All, "todos", &n).unwrap();
+        }
+        let again = TestPeer::new(2, Permissions::all());
+        let answer = call(
+            &router,
+            Some(&*again),
+            method::LISTEN,
+            json!({ "event": "todos", "since": last_seen, "epoch": epoch }),
+        )
+        .await;
+        router.emit(EventTarget::All, "todos", &5).unwrap();
+        let payloads: Vec<Value> = events_of(&again)
+            .iter()
+            .map(|e| e["params"]["payload"].clone())
+            .collect();
+        assert_eq!(
+            payloads,
+            [json!(3), json!(4), json!(5)],
+            "missed ones first, in order, then new ones"
+        );
+        assert!(
+            pushes(&again).iter().all(|m| m["method"] != method::GAP),
+            "nothing was lost"
+        );
+        assert!(answer["result"]["seq"].as_u64().unwrap() >= last_seen + 2);
+    }
+
+    #[tokio::test]
+    async fn a_resume_past_the_buffer_is_told_how_many_were_lost() {
+        let router = replaying(Acl::default());
+        let peer = TestPeer::new(1, Permissions::all());
+        let answer = call(
+            &router,
+            Some(&*peer),
+            method::LISTEN,
+            json!({ "event": "todos", "since": 0, "epoch": "" }),
+        )
+        .await;
+        let epoch = answer["result"]["epoch"].clone();
+        let since = answer["result"]["seq"].as_u64().unwrap();
+        for n in 1..=7 {
+            router.emit(EventTarget::Backend, "todos", &n).unwrap(); // Rust only: not pushed, still kept
+        }
+        let resumed = TestPeer::new(2, Permissions::all());
+        call(
+            &router,
+            Some(&*resumed),
+            method::LISTEN,
+            json!({ "event": "todos", "since": since, "epoch": epoch }),
+        )
+        .await;
+        let got = pushes(&resumed);
+        assert_eq!(got[0]["method"], method::GAP);
+        assert_eq!(
+            got[0]["params"],
+            json!({ "event": "todos", "lost": 4 }),
+            "7 emitted, 3 kept"
+        );
+        assert!(got[1..].iter().all(|m| m["method"] == method::EVENT));
+        assert_eq!(
+            got.len(),
+            1,
+            "events for Rust only are kept but never replayed to a frontend"
+        );
+    }
+
+    #[tokio::test]
+    async fn another_runs_position_is_unknown_and_last_stands_for_it() {
+        let router = replaying(Acl::default());
+        router.emit(EventTarget::All, "todos", &"newest").unwrap();
+        let peer = TestPeer::new(1, Permissions::all());
+        call(
+            &router,
+            Some(&*peer),
+            method::LISTEN,
+            json!({ "event": "todos", "since": 99, "epoch": "a-restarted-backend" }),
+        )
+        .await;
+        let got = pushes(&peer);
+        assert_eq!(got[0]["params"], json!({ "event": "todos", "lost": null }));
+        assert_eq!(got[1]["params"]["payload"], "newest");
+        // `last` alone: the newest kept event, then live ones.
+        let late = TestPeer::new(2, Permissions::all());
+        call(
+            &router,
+            Some(&*late),
+            method::LISTEN,
+            json!({ "event": "todos", "last": true }),
+        )
+        .await;
+        assert_eq!(events_of(&late)[0]["params"]["payload"], "newest");
+        // A name that keeps nothing replays nothing.
+        router.emit(EventTarget::All, "untracked", &1).unwrap();
+        let other = TestPeer::new(3, Permissions::all());
+        call(
+            &router,
+            Some(&*other),
+            method::LISTEN,
+            json!({ "event": "untracked", "last": true }),
+        )
+        .await;
+        assert!(pushes(&other).is_empty());
+    }
+
+    #[tokio::test]
+    async fn replay_respects_targets_and_capabilities() {
+        let mut acl = Acl::default();
+        acl.add(Capability::new("page").allow_listen(["public"]));
+        acl.add(Capability::new("all").allow_all());
+        let router = replaying(acl);
+        router
+            .emit(
+                EventTarget::Client(ipc_core::ClientId::new(7)),
+                "todos",
+                &"for 7",
+            )
+            .unwrap();
+        router
+            .emit(EventTarget::Label("label-8".into()), "todos", &"for 8")
+            .unwrap();
+        router.emit(EventTarget::All, "todos", &"for all").unwrap();
+        let all = router.acl.named("all").unwrap();
+        let eight = TestPeer::new(8, all.clone());
+        call(
+            &router,
+            Some(&*eight),
+            method::LISTEN,
+            json!({ "event": "todos", "since": 0, "epoch": router.events.epoch() }),
+        )
+        .await;
+        let payloads: Vec<Value> = events_of(&eight)
+            .iter()
+            .map(|e| e["params"]["payload"].clone())
+            .collect();
+        assert_eq!(
+            payloads,
+            [json!("for 8"), json!("for all")],
+            "not someone else's"
+        );
+        let page = TestPeer::new(9, router.acl.named("page").unwrap());
+        let refused = call(
+            &router,
+            Some(&*page),
+            method::LISTEN,
+            json!({ "event": "todos", "since": 0, "epoch": router.events.epoch() }),
+        )
+        .await;
+        assert_eq!(refused["error"]["code"], codes::FORBIDDEN);
+        assert!(
+            pushes(&page).is_empty(),
+            "nothing replayed to a caller that may not listen"
+        );
     }
 
     #[tokio::test]

@@ -677,7 +677,7 @@ mod tests {
         assert_eq!(
             peer.line().await.as_deref(),
             Some(
-                r#"{"jsonrpc":"2.0","method":"ipc.event","params":{"event":"news","payload":{"n":1},"source":0}}"#
+                r#"{"jsonrpc":"2.0","method":"ipc.event","params":{"event":"news","payload":{"n":1},"source":0,"seq":1}}"#
             )
         );
         // The peer emits too, and hears itself.
