@@ -6,6 +6,8 @@
 //! freed), the close by a short wait on the writer, and the whole connection
 //! by the server's hard stop after the drain deadline.
 
+use std::future::Future;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +20,7 @@ use hyper_util::rt::TokioIo;
 use ipc_core::{ErrorObject, codes};
 use tokio::io::{BufWriter, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
+use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 
 use super::Limits;
@@ -168,6 +171,9 @@ async fn read_loop(
     // The budget shares of the frames of the message being assembled, given
     // back once it has been handled.
     let mut shares: Vec<Share> = Vec::new();
+    // One timer for the whole connection, moved only when it fires: arming a
+    // timer per frame costs more than the rest of a small call's reading.
+    let mut idle = IdleTimer::new(idle_timeout);
     loop {
         let mut obligations = |frame: Frame<'_>| {
             let control = control.clone();
@@ -180,8 +186,7 @@ async fn read_loop(
             }
         };
         let reading = reader.read_frame(&mut obligations);
-        // Any frame, pongs included, counts as life.
-        let Ok(frame) = tokio::time::timeout(idle_timeout, reading).await else {
+        let Some(frame) = idle.bound(reading).await else {
             tracing::debug!(client = %connection.client_id(), "idle timeout");
             return Ending::Fatal(1001, "idle timeout");
         };
@@ -227,6 +232,50 @@ async fn read_loop(
             drop(handled);
             if let Some(ending) = ending {
                 return ending;
+            }
+        }
+    }
+}
+
+/// The idle deadline of a connection's reads: `idle_timeout` after a read
+/// began, so time spent handling the last frame does not count, and any
+/// frame, pongs included, counts as life.
+///
+/// Each read only records when it began; the one timer fires at the
+/// deadline it was given, and when a read has begun since, it moves on to
+/// that read's deadline instead of ending the connection.
+struct IdleTimer {
+    timeout: Duration,
+    read_began: Instant,
+    timer: Pin<Box<Sleep>>,
+}
+
+impl IdleTimer {
+    fn new(timeout: Duration) -> Self {
+        let now = Instant::now();
+        Self {
+            timeout,
+            read_began: now,
+            timer: Box::pin(tokio::time::sleep_until(now + timeout)),
+        }
+    }
+
+    /// Awaits `reading`, or `None` once `timeout` has passed without it
+    /// finishing.
+    async fn bound<T>(&mut self, reading: impl Future<Output = T>) -> Option<T> {
+        self.read_began = Instant::now();
+        let mut reading = pin!(reading);
+        loop {
+            tokio::select! {
+                biased;
+                read = &mut reading => return Some(read),
+                () = &mut self.timer => {
+                    let due = self.read_began + self.timeout;
+                    if Instant::now() >= due {
+                        return None;
+                    }
+                    self.timer.as_mut().reset(due);
+                }
             }
         }
     }
