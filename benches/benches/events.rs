@@ -5,7 +5,16 @@
 //!   loop over a `Vec<Box<dyn Fn(&str)>>`.
 //!
 //! Every listener does the same thing: counts the call and touches the payload
-//! text. Run with `cargo bench -p ipc-benches --bench events`.
+//! text.
+//!
+//! Then one event emitted to 100 frontends (in-process connections, each
+//! subscribed with `ipc.listen`), and every frontend's queue emptied:
+//!
+//! * `replay_off`: an event name with no replay buffer;
+//! * `replay_on`: a name configured with `AppBuilder::replay(name, 64)`, so
+//!   every emit is also numbered into the buffer and the oldest one evicted.
+//!
+//! Run with `cargo bench -p ipc-benches --bench events`.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -15,6 +24,7 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ipc_benches::Tick;
 use ipc_runtime::App;
+use ipc_runtime::session::{ConnectOptions, Connection, Outbox};
 
 /// Listener counts.
 const FAN_OUT: [usize; 3] = [1, 10, 100];
@@ -78,5 +88,69 @@ fn emit(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, emit);
+/// Frontends subscribed in the replay comparison.
+const FRONTENDS: usize = 100;
+
+fn emit_to_frontends(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let app = App::builder()
+        .replay("bench:replay_on", 64)
+        .build()
+        .expect("app");
+    let mut group = c.benchmark_group("emit_to_100_frontends");
+    group.sample_size(40);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_millis(2000));
+    for (id, event) in [
+        ("replay_off", "bench:replay_off"),
+        ("replay_on", "bench:replay_on"),
+    ] {
+        let mut frontends: Vec<(Connection, Outbox)> = runtime.block_on(async {
+            let mut frontends = Vec::with_capacity(FRONTENDS);
+            for _ in 0..FRONTENDS {
+                let _entered = tokio::runtime::Handle::current().enter();
+                let (connection, mut outbox) = app.connect(ConnectOptions::default());
+                let listen = format!(
+                    r#"{{"jsonrpc":"2.0","id":1,"method":"ipc.listen","params":{{"event":"{event}"}}}}"#
+                );
+                connection.handle_text(&listen).await;
+                let reply = outbox.recv().await.expect("listen reply");
+                assert!(reply.as_str().contains(r#""result""#), "{}", reply.as_str());
+                frontends.push((connection, outbox));
+            }
+            frontends
+        });
+        let drain = |frontends: &mut Vec<(Connection, Outbox)>| {
+            let mut delivered = 0;
+            for (_, outbox) in frontends.iter_mut() {
+                while let Some(message) = outbox.try_recv() {
+                    black_box(message.as_str().len());
+                    delivered += 1;
+                }
+            }
+            delivered
+        };
+        // Every frontend gets the event, replay or not.
+        app.emit(event, &Tick { seq: 0 }).expect("emit");
+        assert_eq!(drain(&mut frontends), FRONTENDS);
+
+        let mut seq = 0u64;
+        group.bench_function(BenchmarkId::new(id, FRONTENDS), |b| {
+            b.iter(|| {
+                seq += 1;
+                app.emit(black_box(event), &Tick { seq }).expect("emit");
+                drain(&mut frontends)
+            })
+        });
+        for (connection, _) in frontends {
+            connection.close();
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, emit, emit_to_frontends);
 criterion_main!(benches);

@@ -285,6 +285,21 @@ fn main() {
         );
     }
 
+    // Replay on and off, to frontends.
+    let replay_off = median_ns("emit_to_100_frontends/replay_off/100");
+    let replay_on = median_ns("emit_to_100_frontends/replay_on/100");
+    out.push_str(
+        "\n### One event to 100 in-process frontends, replay off and on (criterion medians, `--bench events`)\n\n",
+    );
+    out.push_str("| replay off | replay on (64 kept) | on / off |\n|---|---|---|\n");
+    let _ = writeln!(
+        out,
+        "| {} | {} | {} |",
+        opt_time(replay_off),
+        opt_time(replay_on),
+        fmt_ratio(ratio(replay_on, replay_off))
+    );
+
     // Binary payloads.
     out.push_str(
         "\n### Byte payload round trips over WebSocket (criterion medians, `--bench binary`)\n\n",
@@ -533,6 +548,13 @@ fn main() {
             .map(|b| format!("{:.1} KiB", b / 1024.0))
             .unwrap_or_else(|| "—".into()),
         ours_per_conn.map(|b| b <= 64.0 * 1024.0),
+    );
+
+    let r = ratio(replay_on, replay_off);
+    target(
+        "event to 100 frontends with a replay buffer: ≤ 1.2× without (issue 12)",
+        ratio_with(r, replay_on, replay_off, time),
+        r.map(|r| r <= 1.2),
     );
 
     // Targets of the transports against their floors.
