@@ -76,16 +76,12 @@ const WS_SERVERS: [(&str, &str); 3] = [
     ("floor", "floor: bare fastwebsockets echo"),
     ("jsonrpsee", "jsonrpsee 0.26"),
 ];
-const STDIO_SERVERS: [(&str, &str); 4] = [
+const STDIO_SERVERS: [(&str, &str); 3] = [
     ("ours", "ours: `serve_stdio()` sidecar"),
     ("floor", "floor: line-echo child"),
     (
         "ours, current-thread runtime",
         "diagnostic: ours on a current-thread runtime",
-    ),
-    (
-        "ours, serve_io on non-blocking pipes",
-        "diagnostic: ours, `serve_io` on non-blocking pipes",
     ),
 ];
 

@@ -9,10 +9,8 @@
 //! * floor: `ipc-bench-stdio-floor`, a bare line-echo child (blocking reads
 //!   and writes, no runtime) that answers every line with the fixed response
 //!   of `add`, flushing when no more input is buffered;
-//! * two diagnostic variants of ours, to see where the time goes: the same
-//!   sidecar on a current-thread runtime, and one that serves with
-//!   `app.stdio().serve_io(..)` on stdin/stdout opened as tokio's non-blocking
-//!   pipes (no stdin thread, no blocking-pool writes).
+//! * a diagnostic variant of ours, to see where the time goes: the same
+//!   sidecar on a current-thread runtime.
 //!
 //! The client keeps 1 or 64 `add` requests in flight (one per line), matches
 //! each response by id and replaces it at once with a new request: round trips
@@ -50,7 +48,7 @@ struct Contender {
 }
 
 /// The children, in table order.
-const CONTENDERS: [Contender; 4] = [
+const CONTENDERS: [Contender; 3] = [
     Contender {
         name: "ours",
         program: SIDECAR,
@@ -65,11 +63,6 @@ const CONTENDERS: [Contender; 4] = [
         name: "ours, current-thread runtime",
         program: SIDECAR,
         args: &["--current-thread"],
-    },
-    Contender {
-        name: "ours, serve_io on non-blocking pipes",
-        program: SIDECAR,
-        args: &["--pipes"],
     },
 ];
 

@@ -4,18 +4,12 @@
 //! runtime (what `#[tokio::main]` builds), until stdin closes. Prints nothing
 //! on stdout but the protocol; errors go to stderr.
 //!
-//! Two variants, for the benchmark's diagnostic rows only:
-//!
-//! * `--current-thread`: the same on a current-thread runtime;
-//! * `--pipes`: `app.stdio().serve_io(..)` on stdin and stdout opened as
-//!   tokio's non-blocking Unix pipes, instead of `serve_stdio()`'s stdin
-//!   thread and `tokio::io::stdout()` (which writes on the blocking pool).
+//! With `--current-thread`, the same on a current-thread runtime (the
+//! benchmark's diagnostic row).
 
-use std::os::fd::AsFd;
 use std::process::ExitCode;
 
 use ipc_runtime::App;
-use tokio::net::unix::pipe;
 
 // Link the workloads (the commands) into this binary.
 use ipc_benches as _;
@@ -35,7 +29,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(flag("--pipes"))) {
+    match runtime.block_on(serve()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ipc-bench-stdio-sidecar: {e}");
@@ -44,14 +38,8 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(pipes: bool) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let app = App::builder().build()?;
-    if pipes {
-        let input = pipe::Receiver::from_owned_fd(std::io::stdin().as_fd().try_clone_to_owned()?)?;
-        let output = pipe::Sender::from_owned_fd(std::io::stdout().as_fd().try_clone_to_owned()?)?;
-        app.stdio().serve_io(input, output).await?;
-    } else {
-        app.serve_stdio().await?;
-    }
+    app.serve_stdio().await?;
     Ok(())
 }

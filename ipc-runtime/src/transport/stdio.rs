@@ -54,6 +54,8 @@
 //! presented nothing (see [`capability`](crate::capability)).
 
 mod lines;
+#[cfg(unix)]
+mod nonblocking;
 mod stdin;
 
 use std::fmt;
@@ -187,12 +189,36 @@ impl StdioServer {
     }
 
     /// Serves the session on the process's stdin and stdout until stdin ends
-    /// (or stdout is closed). stdin is read on a thread of its own, so
-    /// returning never leaves a read pending that would hold up the runtime's
-    /// shutdown; that thread ends at its next read, or with the process.
+    /// (or stdout is closed).
+    ///
+    /// On Unix, a stdin or stdout that is a pipe or a socket (what a parent
+    /// process creates for its child) is served non-blocking on the runtime's
+    /// reactor, its `O_NONBLOCK` flag put back as it was when `serve` returns
+    /// or is dropped. Otherwise (a terminal, a file, other systems) stdin is
+    /// read on a thread of its own, so returning never leaves a read pending
+    /// that would hold up the runtime's shutdown (that thread ends at its next
+    /// read, or with the process), and stdout is written through
+    /// [`tokio::io::stdout`].
     pub async fn serve(self) -> Result<(), StdioError> {
-        let input = stdin::ThreadStdin::spawn().map_err(StdioError::Read)?;
-        self.serve_io(input, tokio::io::stdout()).await
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsFd;
+            let mut restore = nonblocking::Restore::default();
+            let stdin = std::io::stdin();
+            let input = nonblocking::input(stdin.as_fd(), &mut restore, stdin::ThreadStdin::spawn)
+                .map_err(StdioError::Read)?;
+            let stdout = std::io::stdout();
+            let output = nonblocking::output(stdout.as_fd(), &mut restore, tokio::io::stdout)
+                .map_err(StdioError::Write)?;
+            let served = self.serve_io(input, output).await;
+            drop(restore);
+            served
+        }
+        #[cfg(not(unix))]
+        {
+            let input = stdin::ThreadStdin::spawn().map_err(StdioError::Read)?;
+            self.serve_io(input, tokio::io::stdout()).await
+        }
     }
 
     /// Serves the session on any reader and writer (a child's pipes, a Unix
