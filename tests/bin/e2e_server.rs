@@ -14,7 +14,8 @@
 //! (the soak run, `bin/soak.rs`) can have faults detected in seconds:
 //! `--max-message-size BYTES`, `--incoming-budget BYTES`, `--max-connections N`,
 //! `--max-pending N`, `--write-timeout-ms MS`, `--header-read-timeout-ms MS`,
-//! `--idle-timeout-ms MS`, `--ping-interval-ms MS`. With `--exit-on-stdin-eof`
+//! `--idle-timeout-ms MS`, `--ping-interval-ms MS` (given any, it first prints
+//! `limits name=value …` for those it applied). With `--exit-on-stdin-eof`
 //! it also stops when its stdin closes, so a parent that dies (even killed)
 //! never leaves it running.
 
@@ -297,6 +298,35 @@ impl LimitArgs {
         }
         server
     }
+
+    /// `limits name=value …` for the limits given, so a caller can tell that
+    /// this build of the server applied them; `None` when none was given.
+    fn describe(&self) -> Option<String> {
+        let ms = |t: Option<Duration>| t.map(|t| t.as_millis().to_string());
+        let given: Vec<String> = [
+            (
+                "max-message-size",
+                self.max_message_size.map(|v| v.to_string()),
+            ),
+            (
+                "incoming-budget",
+                self.incoming_budget.map(|v| v.to_string()),
+            ),
+            (
+                "max-connections",
+                self.max_connections.map(|v| v.to_string()),
+            ),
+            ("max-pending", self.max_pending.map(|v| v.to_string())),
+            ("write-timeout-ms", ms(self.write_timeout)),
+            ("header-read-timeout-ms", ms(self.header_read_timeout)),
+            ("idle-timeout-ms", ms(self.idle_timeout)),
+            ("ping-interval-ms", ms(self.ping_interval)),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.map(|v| format!("{name}={v}")))
+        .collect();
+        (!given.is_empty()).then(|| format!("limits {}", given.join(" ")))
+    }
 }
 
 /// The value after a flag, parsed; exits with a message when it is missing or
@@ -385,6 +415,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let server = args.limits.apply(server);
     let server = server.serve(("127.0.0.1", args.port)).await?;
+    if let Some(limits) = args.limits.describe() {
+        println!("{limits}");
+    }
     // Two windows, whose labels the server binds to their own tokens (before
     // the main addresses: test helpers stop reading at the `ws://` line).
     for label in ["main", "second"] {
