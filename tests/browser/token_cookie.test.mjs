@@ -70,6 +70,10 @@ window.results = results;
 document.body.dataset.done = "true";
 </script></body>`;
 
+// A page on another port that frames the demo's page (clickjacking).
+const FRAME_PAGE = (target) => `<!doctype html><meta charset="utf-8"><title>framed</title><body>
+<iframe id="victim" src="${target}" width="800" height="500"></iframe></body>`;
+
 function site(files) {
   const dir = mkdtempSync(join(tmpdir(), "ipc-token-cookie-"));
   for (const [name, body] of Object.entries(files)) writeFileSync(join(dir, name), body);
@@ -80,7 +84,12 @@ function site(files) {
 before(async () => {
   demo = await startServer("target/debug/examples/demo", ["--port", "0"]);
   windows = await startServer("target/debug/ipc-e2e-server", ["--port", "0", "--static", site({ "index.html": WINDOW_PAGE })]);
-  attacker = await startServer("target/debug/ipc-e2e-server", ["--port", "0", "--static", site({ "attack.html": ATTACK_PAGE })]);
+  attacker = await startServer("target/debug/ipc-e2e-server", [
+    "--port",
+    "0",
+    "--static",
+    site({ "attack.html": ATTACK_PAGE, "frame.html": FRAME_PAGE(`${new URL(demo.httpUrl).origin}/`) }),
+  ]);
   browser = await launchBrowser();
 });
 
@@ -257,3 +266,31 @@ test("a window's address ends at ?label=main, and its page gets events sent to i
   await page.close();
 });
 
+// Known gap, reported rather than fixed here (the server is another engineer's
+// work): pages are served without `X-Frame-Options` or a CSP `frame-ancestors`,
+// and a page on another port of 127.0.0.1 is the same *site*, so SameSite=Strict
+// does not keep the session cookie out of an iframe. The framed demo page
+// connects (its own origin passes the Origin check) and a click the user makes
+// inside the frame acts on the backend. Marked `todo` so the suite stays green
+// while it is open; drop the `todo` once pages refuse to be framed.
+test(
+  "a page of another origin cannot frame the app's page (clickjacking)",
+  { timeout: 60_000, todo: "pages carry no X-Frame-Options / frame-ancestors" },
+  async () => {
+    const { page: demoPage } = await openDemo();
+    const evil = await browser.context.newPage();
+    const frameUrl = new URL(attacker.httpUrl);
+    frameUrl.pathname = "/frame.html";
+    await evil.goto(frameUrl.href);
+    const framed = evil.frames().find((f) => f.url().startsWith(demoOrigin()));
+    const connected = framed
+      ? await framed
+          .waitForSelector("body[data-ready=true]", { timeout: 5_000 })
+          .then(() => true)
+          .catch(() => false)
+      : false;
+    await evil.close();
+    await demoPage.close();
+    assert.equal(connected, false, "the demo page loaded and connected inside another origin's frame");
+  },
+);
