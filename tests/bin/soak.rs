@@ -38,8 +38,10 @@
 //! refused with 503). The server's RSS and open file descriptors are compared
 //! with their values before the faults.
 //!
-//! Exits non-zero, naming each failure, when anything is off. An overall
-//! deadline bounds the run; the server is killed on every path (and, with
+//! The run takes `--seconds` plus about twenty (settling and probing). It
+//! prints a table and one JSON line, and exits non-zero, naming each failure,
+//! when anything is off. An overall deadline (`--seconds` + 150 s) bounds it;
+//! the server is killed on every path (and, started with
 //! `--exit-on-stdin-eof`, exits by itself if this process dies).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -1077,7 +1079,7 @@ enum End {
 }
 
 /// Reads and discards until the server closes or `within` passes (at most
-/// 64 MiB); returns the bytes read after `already`.
+/// 64 MiB); returns what it read (the first MiB of it) when `keep` is set.
 async fn read_to_end(stream: &mut TcpStream, within: Duration, keep: bool) -> (End, Vec<u8>) {
     let mut kept = Vec::new();
     let mut total = 0usize;
@@ -1712,7 +1714,12 @@ async fn run(config: &Config, server: &Server, settings: &ServerSettings) -> Out
     let budget_probe = probe_budget(&server.ws_url, settings.max_message_size).await;
     let open_now = good_tasks.len() + usize::from(emitter_task.is_some());
     let slots_free = settings.max_connections.saturating_sub(open_now);
-    let slot_probe = probe_slots(&server.ws_url, slots_free).await;
+    let slot_probe = tokio::time::timeout(
+        Duration::from_secs(30),
+        probe_slots(&server.ws_url, slots_free),
+    )
+    .await
+    .unwrap_or_else(|_| Err("the connection-slot probe did not finish within 30 s".into()));
     // The probes' connections go too; good clients go on until `--seconds`.
     let until = run_started + Duration::from_secs(config.seconds);
     tokio::time::sleep_until(tokio::time::Instant::from_std(
