@@ -9,6 +9,15 @@
 //! `ipc-e2e-server --stdio` serves the same commands to its parent on
 //! stdin/stdout instead (one JSON-RPC message per line, nothing else on
 //! stdout), until stdin closes.
+//!
+//! The server's limits keep their defaults unless a flag sets them, so a test
+//! (the soak run, `bin/soak.rs`) can have faults detected in seconds:
+//! `--max-message-size BYTES`, `--incoming-budget BYTES`, `--max-connections N`,
+//! `--max-pending N`, `--write-timeout-ms MS`, `--header-read-timeout-ms MS`,
+//! `--idle-timeout-ms MS`, `--ping-interval-ms MS` (given any, it first prints
+//! `limits name=value …` for those it applied). With `--exit-on-stdin-eof`
+//! it also stops when its stdin closes, so a parent that dies (even killed)
+//! never leaves it running.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -234,12 +243,102 @@ fn markers(markers: State<Markers>) -> Vec<String> {
 }
 
 /// `--port N` (default 0: any free port), `--static DIR`, and `--token T`
-/// (default: a random one, as in production); or `--stdio`.
+/// (default: a random one, as in production); or `--stdio`. The limits are the
+/// server's defaults unless given.
 struct Args {
     port: u16,
     static_dir: Option<String>,
     token: Option<String>,
     stdio: bool,
+    exit_on_stdin_eof: bool,
+    limits: LimitArgs,
+}
+
+/// Limits given on the command line; `None` keeps the server's default.
+#[derive(Default)]
+struct LimitArgs {
+    max_message_size: Option<usize>,
+    incoming_budget: Option<u64>,
+    max_connections: Option<usize>,
+    max_pending: Option<usize>,
+    write_timeout: Option<Duration>,
+    header_read_timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
+    ping_interval: Option<Duration>,
+}
+
+impl LimitArgs {
+    fn apply(
+        &self,
+        mut server: ipc_runtime::transport::ws::ServerBuilder,
+    ) -> ipc_runtime::transport::ws::ServerBuilder {
+        if let Some(bytes) = self.max_message_size {
+            server = server.max_message_size(bytes);
+        }
+        if let Some(bytes) = self.incoming_budget {
+            server = server.incoming_budget(bytes);
+        }
+        if let Some(n) = self.max_connections {
+            server = server.max_connections(n);
+        }
+        if let Some(n) = self.max_pending {
+            server = server.max_pending_connections(n);
+        }
+        if let Some(t) = self.write_timeout {
+            server = server.write_timeout(t);
+        }
+        if let Some(t) = self.header_read_timeout {
+            server = server.header_read_timeout(t);
+        }
+        if let Some(t) = self.idle_timeout {
+            server = server.idle_timeout(t);
+        }
+        if let Some(t) = self.ping_interval {
+            server = server.ping_interval(t);
+        }
+        server
+    }
+
+    /// `limits name=value …` for the limits given, so a caller can tell that
+    /// this build of the server applied them; `None` when none was given.
+    fn describe(&self) -> Option<String> {
+        let ms = |t: Option<Duration>| t.map(|t| t.as_millis().to_string());
+        let given: Vec<String> = [
+            (
+                "max-message-size",
+                self.max_message_size.map(|v| v.to_string()),
+            ),
+            (
+                "incoming-budget",
+                self.incoming_budget.map(|v| v.to_string()),
+            ),
+            (
+                "max-connections",
+                self.max_connections.map(|v| v.to_string()),
+            ),
+            ("max-pending", self.max_pending.map(|v| v.to_string())),
+            ("write-timeout-ms", ms(self.write_timeout)),
+            ("header-read-timeout-ms", ms(self.header_read_timeout)),
+            ("idle-timeout-ms", ms(self.idle_timeout)),
+            ("ping-interval-ms", ms(self.ping_interval)),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.map(|v| format!("{name}={v}")))
+        .collect();
+        (!given.is_empty()).then(|| format!("limits {}", given.join(" ")))
+    }
+}
+
+/// The value after a flag, parsed; exits with a message when it is missing or
+/// does not parse (a typo must not silently keep a default).
+fn value<T: std::str::FromStr>(flag: &str, value: Option<String>) -> T {
+    match value.as_deref().map(str::parse) {
+        Some(Ok(v)) => v,
+        _ => {
+            eprintln!("ipc-e2e-server: {flag} needs a number, got {value:?}");
+            std::process::exit(2);
+        }
+    }
 }
 
 fn parse_args() -> Args {
@@ -248,7 +347,11 @@ fn parse_args() -> Args {
         static_dir: None,
         token: None,
         stdio: false,
+        exit_on_stdin_eof: false,
+        limits: LimitArgs::default(),
     };
+    let limits = &mut parsed.limits;
+    let ms = |flag: &str, v: Option<String>| Duration::from_millis(value(flag, v));
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -256,10 +359,31 @@ fn parse_args() -> Args {
             "--static" => parsed.static_dir = args.next(),
             "--token" => parsed.token = args.next(),
             "--stdio" => parsed.stdio = true,
+            "--exit-on-stdin-eof" => parsed.exit_on_stdin_eof = true,
+            "--max-message-size" => limits.max_message_size = Some(value(&arg, args.next())),
+            "--incoming-budget" => limits.incoming_budget = Some(value(&arg, args.next())),
+            "--max-connections" => limits.max_connections = Some(value(&arg, args.next())),
+            "--max-pending" => limits.max_pending = Some(value(&arg, args.next())),
+            "--write-timeout-ms" => limits.write_timeout = Some(ms(&arg, args.next())),
+            "--header-read-timeout-ms" => {
+                limits.header_read_timeout = Some(ms(&arg, args.next()));
+            }
+            "--idle-timeout-ms" => limits.idle_timeout = Some(ms(&arg, args.next())),
+            "--ping-interval-ms" => limits.ping_interval = Some(ms(&arg, args.next())),
             _ => {}
         }
     }
     parsed
+}
+
+/// Resolves when stdin reaches its end (the parent closed it or died).
+async fn stdin_closed() {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+        let _ = tx.send(());
+    });
+    let _ = rx.await;
 }
 
 #[tokio::main]
@@ -289,7 +413,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(token) => server.token(token),
         None => server,
     };
+    let server = args.limits.apply(server);
     let server = server.serve(("127.0.0.1", args.port)).await?;
+    if let Some(limits) = args.limits.describe() {
+        println!("{limits}");
+    }
     // Two windows, whose labels the server binds to their own tokens (before
     // the main addresses: test helpers stop reading at the `ws://` line).
     for label in ["main", "second"] {
@@ -298,7 +426,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("{}", server.http_url());
     println!("{}", server.ws_url());
-    tokio::signal::ctrl_c().await?;
+    if args.exit_on_stdin_eof {
+        tokio::select! {
+            stopped = tokio::signal::ctrl_c() => stopped?,
+            () = stdin_closed() => {}
+        }
+    } else {
+        tokio::signal::ctrl_c().await?;
+    }
     server.shutdown().await;
     Ok(())
 }
