@@ -889,11 +889,6 @@ enum Outcome {
     /// connections that have not upgraded yet, or the connection limit):
     /// allowed, counted.
     Shed,
-    /// Handled safely, but not quite as documented: counted and shown, not
-    /// a failure. The one case: after a fatal error the server closes the
-    /// outbox before it queues its close frame, so under load its writer can
-    /// end with 1000 instead of 1009 (`transport/ws/socket.rs`, reported).
-    Noted(String),
     /// The server did something else: a failure, with what it did.
     Unexpected(String),
 }
@@ -903,10 +898,8 @@ struct FaultCounts {
     injected: u64,
     expected: u64,
     shed: u64,
-    noted: u64,
     unexpected: u64,
     samples: Vec<String>,
-    notes: Vec<String>,
 }
 
 /// What the faulty clients need to reach the server.
@@ -1240,13 +1233,6 @@ async fn run_fault(fault: Fault, target: &Target, rng: &mut Rng) -> Outcome {
             });
             if end == End::Closed && error && close == Some(1009) {
                 Outcome::Expected
-            } else if end == End::Closed && error && close.is_some() {
-                // Refused as it should be, with the wrong close code: the
-                // server's close-code race (see `Outcome::Noted`).
-                Outcome::Noted(format!(
-                    "closed with code {} instead of 1009 after the -32002 error",
-                    close.unwrap_or(0)
-                ))
             } else {
                 Outcome::Unexpected(format!(
                     "after a 1 GiB frame header: closed {}, -32002 error {error}, close code {close:?}",
@@ -1493,12 +1479,6 @@ async fn run_faults(
         match outcome {
             Outcome::Expected => entry.expected += 1,
             Outcome::Shed => entry.shed += 1,
-            Outcome::Noted(what) => {
-                entry.noted += 1;
-                if entry.notes.len() < 3 && !entry.notes.contains(&what) {
-                    entry.notes.push(what);
-                }
-            }
             Outcome::Unexpected(what) => {
                 entry.unexpected += 1;
                 if entry.samples.len() < 3 {
@@ -1906,24 +1886,18 @@ fn report(
         o.peak_active
     );
     println!(
-        "  {:<28} {:>8} {:>12} {:>6} {:>6} {:>11}",
-        "kind", "injected", "as expected", "shed", "noted", "unexpected"
+        "  {:<28} {:>8} {:>12} {:>6} {:>11}",
+        "kind", "injected", "as expected", "shed", "unexpected"
     );
     for (fault, c) in &o.faults {
         println!(
-            "  {:<28} {:>8} {:>12} {:>6} {:>6} {:>11}",
+            "  {:<28} {:>8} {:>12} {:>6} {:>11}",
             fault.name(),
             c.injected,
             c.expected,
             c.shed,
-            c.noted,
             c.unexpected
         );
-    }
-    for (fault, c) in &o.faults {
-        for note in &c.notes {
-            println!("  noted, {}: {note}", fault.name());
-        }
     }
     println!();
     println!("server        idle before  start   peak  after faults    end  idle after");
@@ -2063,7 +2037,7 @@ fn report(
         .map(|(fault, c)| {
             (
                 fault.key().to_owned(),
-                json!({ "injected": c.injected, "expected": c.expected, "shed": c.shed, "noted": c.noted, "unexpected": c.unexpected }),
+                json!({ "injected": c.injected, "expected": c.expected, "shed": c.shed, "unexpected": c.unexpected }),
             )
         })
         .collect();

@@ -8,7 +8,7 @@
 
 use std::future::Future;
 use std::pin::{Pin, pin};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -88,7 +88,14 @@ async fn serve(shared: Serving<'_>, io: TokioIo<Upgraded>, options: ConnectOptio
     // fastwebsockets refuses frames of `max` bytes and more; ours is inclusive.
     reader.set_max_message_size(limits.max_message_size.saturating_add(1));
     let (control_tx, control_rx) = mpsc::channel::<Control>(8);
-    let mut writer = tokio::spawn(write_loop(writer, outbox, control_rx, limits.write_timeout));
+    let closing = Arc::new(CloseCode::default());
+    let mut writer = tokio::spawn(write_loop(
+        writer,
+        outbox,
+        control_rx,
+        Arc::clone(&closing),
+        limits.write_timeout,
+    ));
     let pinger = tokio::spawn(ping_loop(control_tx.clone(), limits.ping_interval));
 
     let reading = read_loop(&mut reader, &connection, &control_tx, &frames, limits);
@@ -109,19 +116,24 @@ async fn serve(shared: Serving<'_>, io: TokioIo<Upgraded>, options: ConnectOptio
             return;
         }
         Ending::Shutdown => {
+            // Set before the outbox can end: the writer closes with it once
+            // the drained calls' responses are out.
+            closing.set(1001, "server shutting down");
             let cancelled = connection.shutdown(shared.drain).await;
             if cancelled > 0 {
                 tracing::warn!(client = %client, cancelled, "calls cancelled at shutdown");
             }
-            Some((1001, "server shutting down"))
+            None
         }
         Ending::Fatal(code, reason) => {
+            closing.set(code, reason);
             connection.close();
             Some((code, reason))
         }
     };
     if let Some((code, reason)) = close {
-        // Never wait here for a writer that is stuck on a client.
+        // At once, without waiting for the outbox to end; never wait here
+        // for a writer that is stuck on a client.
         let _ = control_tx.try_send(Control::Close(code, reason));
     }
     drop(control_tx);
@@ -140,6 +152,24 @@ enum Ending {
     WriterGone,
     /// The client broke the protocol; close with this code.
     Fatal(u16, &'static str),
+}
+
+/// The close code the connection ends with, set by the reading side before
+/// it closes the session, so that the writer, seeing the session's outbox end,
+/// never mistakes an error or a shutdown for a normal close (1000).
+#[derive(Debug, Default)]
+struct CloseCode(OnceLock<(u16, &'static str)>);
+
+impl CloseCode {
+    /// Sets the code; the first one set wins.
+    fn set(&self, code: u16, reason: &'static str) {
+        let _ = self.0.set((code, reason));
+    }
+
+    /// The code set, or 1000 (normal closure).
+    fn get(&self) -> (u16, &'static str) {
+        self.0.get().copied().unwrap_or((1000, ""))
+    }
 }
 
 /// Pings the client every `interval`, so a live client's pongs keep the
@@ -333,6 +363,7 @@ async fn write_loop(
     mut writer: WebSocketWrite<BufWriter<WriteHalf<Socket>>>,
     mut outbox: Outbox,
     mut control: mpsc::Receiver<Control>,
+    closing: Arc<CloseCode>,
     deadline: Duration,
 ) {
     let mut control_open = true;
@@ -349,7 +380,7 @@ async fn write_loop(
             },
             message = outbox.recv() => match message {
                 Some(message) => Next::Messages(message),
-                None => break (1000, ""),
+                None => break closing.get(),
             },
         };
         let written = tokio::time::timeout(deadline, async {
