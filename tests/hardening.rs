@@ -739,7 +739,7 @@ async fn dotfiles_and_symlinks_out_of_the_directory_are_not_served() {
 }
 
 #[tokio::test]
-async fn a_browser_trades_the_token_for_a_cookie_and_one_without_either_is_told_where_to_look() {
+async fn a_browser_trades_the_token_for_a_session_and_one_without_it_is_told_where_to_look() {
     let app = App::builder().build().unwrap();
     let server = app
         .server()
@@ -749,39 +749,54 @@ async fn a_browser_trades_the_token_for_a_cookie_and_one_without_either_is_told_
         .unwrap();
     let addr = server.local_addr();
     let host = addr.to_string();
+    let token = server.token().unwrap().to_owned();
     let navigate = "Accept: text/html\r\nSec-Fetch-Mode: navigate\r\n";
     let answer = http(addr, &host, &token_path(&server, "/"), navigate).await;
-    assert!(status(&answer).contains("303"), "{answer}");
-    assert!(
-        answer.contains("\r\nlocation: /\r\n") || answer.contains("\r\nLocation: /\r\n"),
-        "{answer}"
-    );
-    let cookie_line = answer
-        .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
-        .expect("a session cookie");
+    assert!(status(&answer).contains("200"), "{answer}");
+    let (head, page) = answer.split_once("\r\n\r\n").unwrap();
+    let header = |name: &str| {
+        head.lines()
+            .find(|l| l.to_ascii_lowercase().starts_with(&format!("{name}:")))
+            .map(|l| l.split_once(':').unwrap().1.trim().to_owned())
+    };
+    // The hand-off page: the cookie for pages, the key for the socket, then
+    // the same address without the token.
+    let cookie_line = header("set-cookie").expect("a session cookie");
     assert!(cookie_line.contains("HttpOnly") && cookie_line.contains("SameSite=Strict"));
+    let cookie = cookie_line.split(';').next().unwrap().to_owned();
+    let key = page
+        .split_once(r#"localStorage.setItem("ipc-session", ""#)
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(key, _)| key.to_owned())
+        .expect("the socket key stored by the page");
+    assert!(page.contains(r#"location.replace("/")"#), "{page}");
+    for secret in [&cookie, &key, &page.to_owned()] {
+        assert!(!secret.contains(&token), "the token does not come back");
+    }
+    assert!(!cookie.contains(&key), "the cookie is not the key");
     assert!(
-        !cookie_line.contains(server.token().unwrap()),
-        "the cookie is not the token"
+        header("content-security-policy").is_some_and(|csp| csp.contains("frame-ancestors 'none'"))
     );
-    let cookie = cookie_line
-        .split_once(':')
-        .unwrap()
-        .1
-        .split(';')
-        .next()
-        .unwrap()
-        .trim()
-        .to_owned();
+
     let page = http(addr, &host, "/", &format!("{navigate}Cookie: {cookie}\r\n")).await;
     assert!(
         status(&page).contains("200") && page.ends_with("<h1>home</h1>"),
         "{page}"
     );
-    // The cookie opens the WebSocket too, with no token in its URL.
-    let socket = upgrade(addr, "/ipc", &format!("Cookie: {cookie}\r\n"), None).await;
+    assert!(
+        page.contains("frame-ancestors 'self'") && page.contains("SAMEORIGIN"),
+        "no other origin may frame the page: {page}"
+    );
+    // The key opens the WebSocket; the cookie, which the browser also sends
+    // to every other port of this host, does not.
+    let socket = upgrade(addr, &format!("/ipc?session={key}"), "", None).await;
     assert!(socket.is_ok(), "{:?}", socket.err());
+    let by_cookie = upgrade(addr, "/ipc", &format!("Cookie: {cookie}\r\n"), None).await;
+    assert!(
+        by_cookie.as_ref().is_err_and(|head| head.contains("401")),
+        "{:?}",
+        by_cookie.map(|_| ())
+    );
     let lost = http(addr, &host, "/", navigate).await;
     assert!(status(&lost).contains("401"));
     assert!(lost.contains("printed in the terminal"), "{lost}");

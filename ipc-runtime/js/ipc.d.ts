@@ -248,7 +248,9 @@ export declare function connect(options: TransportConnectOptions): Promise<IpcCl
 
 /**
  * The URL {@link connect} uses when given none: the page's own
- * `ws(s)://<host>/ipc`, forwarding its `?token=` query parameter. Throws a
+ * `ws(s)://<host>/ipc`, forwarding its `token` and `label` query parameters,
+ * or, without a token, the session key the server's hand-off page stored in
+ * this origin's `localStorage` (item `ipc-session`) as `session`. Throws a
  * TypeError outside a browser page.
  */
 export declare function defaultUrl(): string;

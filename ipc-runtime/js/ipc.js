@@ -337,11 +337,12 @@ function stringifyJson(value, replacer) {
 
 /**
  * The URL {@link connect} uses when given none: the page's own
- * `ws(s)://<host>/ipc`, forwarding its `token` and `label` query parameters
- * (a page opened with its token has it swapped for a session cookie, which
- * the browser sends by itself; a window's page keeps its `label`, which the
- * server checks against that session). Throws a TypeError outside a browser
- * page.
+ * `ws(s)://<host>/ipc`, forwarding its `token` and `label` query parameters.
+ * A page opened with its token has it swapped for a session, whose socket
+ * key the server's hand-off page stored in this origin's `localStorage`
+ * (item `ipc-session`): it goes as `session`, unless the page has a token.
+ * A window's page keeps its `label`, which the server checks against that
+ * session. Throws a TypeError outside a browser page.
  * @returns {string}
  */
 export function defaultUrl() {
@@ -355,9 +356,26 @@ export function defaultUrl() {
     const value = page.get(name);
     if (value !== null) forwarded.set(name, value);
   }
+  if (!forwarded.has("token")) {
+    const key = storedSessionKey();
+    if (key !== null) forwarded.set("session", key);
+  }
   const scheme = loc.protocol === "https:" ? "wss" : "ws";
   const query = forwarded.toString();
   return `${scheme}://${loc.host}/ipc` + (query === "" ? "" : `?${query}`);
+}
+
+/**
+ * The socket key the server's hand-off page stored, if any (storage can be
+ * missing or refused, e.g. in a sandboxed frame).
+ * @returns {string | null}
+ */
+function storedSessionKey() {
+  try {
+    return globalThis.localStorage?.getItem("ipc-session") ?? null;
+  } catch {
+    return null;
+  }
 }
 
 // ---- messages from the server (docs/protocol.md) ----

@@ -277,7 +277,7 @@ impl fmt::Debug for Permissions {
 /// * `origin` is what the client's `Origin` header says. Browsers cannot lie
 ///   about it, but any other program can send what it likes, so it is offered
 ///   only to connections that authenticated as the app's own pages (launch or
-///   window token, or their cookie), never alongside a token scoped by
+///   window token, or the session key their page was given), never alongside a token scoped by
 ///   `grant_token`: such a token gets exactly its capabilities. Use it to tell
 ///   your pages apart, not as a credential on its own.
 #[derive(Clone, Copy)]

@@ -134,8 +134,9 @@ test("an unmodified Tauri frontend runs against the backend", { timeout: 60_000 
   page.on("pageerror", (e) => problems.push(e.message));
   page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
   // The window "main"'s own address: the server swaps its token for a session
-  // cookie and sends the page on to `?label=main`, which the shim forwards to
-  // the WebSocket; the server checks the browser was given that window.
+  // (a cookie, and a socket key the page keeps in localStorage) and sends the
+  // page on to `?label=main`; the shim forwards both to the WebSocket, and the
+  // server checks the browser was given that window.
   const page_url = new URL(server.windows.main.http);
   page_url.pathname = "/index.html";
   await page.goto(page_url.href);

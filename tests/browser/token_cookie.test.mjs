@@ -1,11 +1,14 @@
-// The token and the session cookie, in a real browser. Opening the printed
-// `?token=` address swaps the token for a session cookie and drops it from the
-// address bar; the page keeps working across a reload; the cookie is HttpOnly,
-// SameSite=Strict and not the token; a browser with neither is told where to
-// look; a page of another origin in the same browser (whose cookie jar holds
-// the session cookie, and sends it to every port of 127.0.0.1) still cannot
-// connect; and a window's address ends at `?label=…`, its page receiving
-// events sent to its label and nothing else.
+// The token and the session, in a real browser. Opening the printed
+// `?token=` address swaps the token for a session (a cookie for the pages, a
+// socket key in the origin's localStorage) and drops it from the address bar;
+// the page keeps working across a reload; the cookie is HttpOnly,
+// SameSite=Strict and neither the token nor the key; a browser with neither is
+// told where to look; a page of another origin in the same browser (whose
+// cookie jar holds the session cookie, and sends it to every port of
+// 127.0.0.1) still cannot connect, nor frame the app's page; another local
+// server the browser visits gets the cookie but cannot open the socket with
+// it; and a window's address ends at `?label=…`, its page receiving events
+// sent to its label and nothing else.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
@@ -123,30 +126,31 @@ async function addTodo(page, title) {
   await page.waitForSelector(`#todos li >> text=${title}`, { timeout: 5_000 });
 }
 
-test("the token leaves the address bar and the session cookie keeps the page working", { timeout: 60_000 }, async () => {
+test("the token leaves the address bar and the session keeps the page working", { timeout: 60_000 }, async () => {
   const { page, response, problems } = await openDemo();
   const landed = new URL(page.url());
   assert.equal(landed.searchParams.get("token"), null, `no token in the address bar: ${page.url()}`);
   assert.equal(landed.href, `${demoOrigin()}/`, "the same address, without the token");
   assert.equal(await page.evaluate(() => location.search), "");
 
-  // The first answer was a redirect that set the cookie.
-  const first = response.request().redirectedFrom();
-  assert.ok(first, "the token address was redirected");
-  assert.equal(new URL(first.url()).searchParams.get("token"), demoToken());
-  const redirect = await first.response();
-  assert.equal(redirect.status(), 303);
-  assert.equal(await redirect.headerValue("location"), "/");
-  assert.match(await redirect.headerValue("set-cookie"), new RegExp(`^${cookieName()}=`));
+  // The first answer was the hand-off page: it set the cookie, stored the
+  // socket key, and replaced itself with the address without the token.
+  assert.equal(new URL(response.url()).searchParams.get("token"), demoToken());
+  assert.equal(response.status(), 200);
+  assert.equal(await response.headerValue("location"), null);
+  assert.match(await response.headerValue("set-cookie"), new RegExp(`^${cookieName()}=`));
+  const key = await page.evaluate(() => localStorage.getItem("ipc-session"));
+  assert.ok(key && key.length >= 32, `a socket key in localStorage: ${key}`);
+  assert.ok(!key.includes(demoToken()), "the key is not the token");
 
-  await addTodo(page, "kept by the cookie");
+  await addTodo(page, "kept by the session");
 
-  // A reload has no token at all: the cookie alone must carry the page and its socket.
+  // A reload has no token at all: the session alone must carry the page and its socket.
   const reloaded = await page.reload();
   assert.equal(reloaded.status(), 200);
   await page.waitForSelector("body[data-ready=true]", { timeout: 10_000 });
   assert.equal(await page.getAttribute("#status", "data-state"), "open");
-  assert.ok((await titles(page)).includes("kept by the cookie"), "the list came back after the reload");
+  assert.ok((await titles(page)).includes("kept by the session"), "the list came back after the reload");
   await addTodo(page, "added after a reload");
   assert.equal(new URL(page.url()).searchParams.get("token"), null);
 
@@ -159,6 +163,7 @@ test("the token leaves the address bar and the session cookie keeps the page wor
   assert.notEqual(session.value, demoToken(), "the cookie is not the token");
   assert.ok(!session.value.includes(demoToken()) && !demoToken().includes(session.value), "nor part of it");
   assert.ok(session.value.length >= 32, `a long random value: ${session.value.length} characters`);
+  assert.notEqual(session.value, key, "the cookie is not the socket key");
   assert.equal(await page.evaluate(() => document.cookie), "", "scripts cannot read it");
 
   const shot = screenshotPath("token-cookie.png");
@@ -268,16 +273,15 @@ test("a window's address ends at ?label=main, and its page gets events sent to i
   await page.close();
 });
 
-// Known gap, reported rather than fixed here (the server is another engineer's
-// work): pages are served without `X-Frame-Options` or a CSP `frame-ancestors`,
-// and a page on another port of 127.0.0.1 is the same *site*, so SameSite=Strict
-// does not keep the session cookie out of an iframe. The framed demo page
-// connects (its own origin passes the Origin check) and a click the user makes
-// inside the frame acts on the backend. Marked `todo` so the suite stays green
-// while it is open; drop the `todo` once pages refuse to be framed.
+// A page on another port of 127.0.0.1 is the same *site*, so SameSite=Strict
+// does not keep the session cookie out of an iframe, and a framed app page
+// would connect (its own origin passes the Origin check, its own storage holds
+// the key) and act on the user's clicks inside the frame. Pages say
+// `frame-ancestors 'self'` (and X-Frame-Options: SAMEORIGIN), so the browser
+// refuses to render them there.
 test(
   "a page of another origin cannot frame the app's page (clickjacking)",
-  { timeout: 60_000, todo: "pages carry no X-Frame-Options / frame-ancestors" },
+  { timeout: 60_000 },
   async () => {
     const { page: demoPage } = await openDemo();
     const evil = await browser.context.newPage();
@@ -297,17 +301,16 @@ test(
   },
 );
 
-// Known gap, reported rather than fixed here: cookies are not kept per port,
-// so any other server on 127.0.0.1 that this browser visits (typed, bookmarked,
-// or a page of it that fetches itself) receives the session cookie; the
-// process behind it, which never saw the token, replays the cookie from a
-// non-browser client (no Origin, or any Origin it likes) and gets the launch
-// token's full access. Threat model 2 in SECURITY.md ("a process that does
-// not know the token gets 401") does not hold for it. Marked `todo` until the
-// server decides (refuse such replays, or document the limit).
+// Cookies are not kept per port, so any other server on 127.0.0.1 that this
+// browser visits (typed, bookmarked, or a page of it that fetches itself)
+// receives the session cookie, and the process behind it, which never saw the
+// token, could replay it from a non-browser client (no Origin, or any Origin
+// it likes). So the cookie only loads pages: the socket wants the session's
+// key, which lives in the app origin's localStorage and is never sent by the
+// browser on its own.
 test(
   "another local server the browser visits cannot reuse the session cookie",
-  { timeout: 60_000, todo: "the session cookie reaches every port of 127.0.0.1 and opens the socket from any client" },
+  { timeout: 60_000 },
   async () => {
     const received = [];
     const other = createServer((request, response) => {
@@ -317,10 +320,13 @@ test(
     await new Promise((resolve) => other.listen(0, "127.0.0.1", resolve));
     try {
       const { page } = await openDemo();
+      const key = await page.evaluate(() => localStorage.getItem("ipc-session"));
+      assert.ok(key, "the demo's page holds its socket key");
       await page.goto(`http://127.0.0.1:${other.address().port}/`);
       await page.close();
       const cookie = received.find((c) => c.includes(`${cookieName()}=`));
       assert.ok(cookie, "the other server received the demo's session cookie");
+      assert.ok(!received.some((c) => c.includes(key)), "but never the socket key");
       const outcome = await new Promise((resolve) => {
         const socket = new WebSocket(`ws://127.0.0.1:${new URL(demo.httpUrl).port}/ipc`, { headers: { Cookie: cookie } });
         socket.on("open", () => {

@@ -6,12 +6,21 @@
 //! **Credentials.** A request authenticates with a token (`?token=`): the
 //! launch token, a window's token (which also binds a label), or a token given
 //! to `grant_token` (scoped to its capabilities). A page opened with a token is
-//! given a session cookie standing for the same credentials, so the token can
-//! leave the address bar; the cookie is `HttpOnly`, `SameSite=Strict`, and
-//! holds a random value of its own, never the token. One browser holds one
-//! session: opening a second window's address adds that window to it, and a
-//! page names which of its session's windows it is with `?label=` (it can only
-//! name windows this browser was given).
+//! given a session standing for the same credentials, so the token can leave
+//! the address bar. A session has two secrets, random values of their own,
+//! never the token:
+//!
+//! * a cookie (`HttpOnly`, `SameSite=Strict`), which loads the app's pages and
+//!   files, and nothing else;
+//! * a socket key, which the hand-off page stores in the origin's
+//!   `localStorage` and the page's client sends as `?session=`: it opens the
+//!   WebSocket. Browsers send cookies to every port of a host, so any local
+//!   server the browser visits could replay the cookie; `localStorage` is
+//!   kept per origin (port included), so the key stays with the app's pages.
+//!
+//! One browser holds one session: opening a second window's address adds
+//! that window to it, and a page names which of its session's windows it is
+//! with `?label=` (it can only name windows this browser was given).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -89,9 +98,11 @@ impl<'a> Origin<'a> {
     }
 }
 
-/// A session cookie's value and what it stands for.
+/// A browser's session: its cookie's value, its socket key, and what they
+/// stand for.
 struct Session {
-    value: String,
+    cookie: String,
+    socket_key: String,
     proofs: Vec<Proof>,
 }
 
@@ -115,10 +126,10 @@ impl Session {
     }
 }
 
-/// Why a session cookie does not let a request in.
+/// Why a session's cookie or key does not let a request in.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Refused {
-    /// No cookie, or one the server does not know.
+    /// No cookie or key, or one the server does not know.
     NoSession,
     /// The session was not given the window the request names.
     NotYourWindow,
@@ -238,12 +249,13 @@ impl Access {
         })
     }
 
-    /// What a request proves: its token if it has a valid one, else its
-    /// session cookie (as the window `label` when it names one).
+    /// What a WebSocket upgrade proves: its token if it has a valid one,
+    /// else its session's socket key (as the window `label` when it names
+    /// one). A cookie never opens a socket.
     pub(super) fn authenticate(
         &self,
         token: Option<&str>,
-        cookies: Option<&HeaderValue>,
+        socket_key: Option<&str>,
         label: Option<&str>,
     ) -> Result<Proof, Refused> {
         if let Some(proof) = token.and_then(|t| self.by_token(t)) {
@@ -252,75 +264,74 @@ impl Access {
         if !self.requires_token() {
             return self.by_token("").ok_or(Refused::NoSession);
         }
-        self.by_cookie(cookies, label)
-    }
-
-    /// What the request's session cookie proves, as the window `label` when
-    /// one is named.
-    pub(super) fn by_cookie(
-        &self,
-        cookies: Option<&HeaderValue>,
-        label: Option<&str>,
-    ) -> Result<Proof, Refused> {
         let sessions = self.lock_sessions();
-        let session = self.session(&sessions, cookies).ok_or(Refused::NoSession)?;
+        let key = socket_key.ok_or(Refused::NoSession)?;
+        let session = find_session(&sessions, |s| &s.socket_key, key).ok_or(Refused::NoSession)?;
         session.proof(label).ok_or(Refused::NotYourWindow)
     }
 
-    /// The session a `Cookie` header names, compared in constant time.
-    fn session<'s>(
+    /// Whether the request's session cookie is one this server gave: what
+    /// lets a browser load the app's pages and files without the token.
+    pub(super) fn by_cookie(&self, cookies: Option<&HeaderValue>) -> bool {
+        self.session_by_cookie(&self.lock_sessions(), cookies)
+            .is_some()
+    }
+
+    /// The session a `Cookie` header names.
+    fn session_by_cookie<'s>(
         &self,
         sessions: &'s VecDeque<Session>,
         cookies: Option<&HeaderValue>,
     ) -> Option<&'s Session> {
         let value = cookie(cookies?, &self.cookie_name)?;
-        let mut found = None;
-        for session in sessions {
-            if secret::same(session.value.as_bytes(), value.as_bytes()) {
-                found = Some(session);
-            }
-        }
-        found
+        find_session(sessions, |s| &s.cookie, value)
     }
 
-    /// Adds `proof` to the request's session, or opens a session for it: the
-    /// `Set-Cookie` header value that carries the session. The oldest session
-    /// is forgotten when there are too many.
+    /// Adds `proof` to the request's session (the one its cookie names), or
+    /// opens a session for it. The oldest session is forgotten when there are
+    /// too many.
     pub(super) fn open_session(
         &self,
         cookies: Option<&HeaderValue>,
         proof: Proof,
-    ) -> std::io::Result<String> {
+    ) -> std::io::Result<Opened> {
         let mut sessions = self.lock_sessions();
-        let existing = self.session(&sessions, cookies).map(|s| s.value.clone());
-        let value = match existing {
-            Some(value) => {
-                if let Some(session) = sessions.iter_mut().find(|s| s.value == value)
-                    && !session
-                        .proofs
-                        .iter()
-                        .any(|p| p.credential == proof.credential)
+        let existing = self
+            .session_by_cookie(&sessions, cookies)
+            .map(|s| s.cookie.clone());
+        let existing = existing.and_then(|cookie| sessions.iter_mut().find(|s| s.cookie == cookie));
+        let (cookie, socket_key) = match existing {
+            Some(session) => {
+                if !session
+                    .proofs
+                    .iter()
+                    .any(|p| p.credential == proof.credential)
                 {
                     session.proofs.push(proof);
                 }
-                value
+                (session.cookie.clone(), session.socket_key.clone())
             }
             None => {
-                let value = secret::token()?;
+                let session = Session {
+                    cookie: secret::token()?,
+                    socket_key: secret::token()?,
+                    proofs: vec![proof],
+                };
+                let opened = (session.cookie.clone(), session.socket_key.clone());
                 if sessions.len() >= MAX_SESSIONS {
                     sessions.pop_front();
                 }
-                sessions.push_back(Session {
-                    value: value.clone(),
-                    proofs: vec![proof],
-                });
-                value
+                sessions.push_back(session);
+                opened
             }
         };
-        Ok(format!(
-            "{}={value}; HttpOnly; SameSite=Strict; Path=/",
-            self.cookie_name
-        ))
+        Ok(Opened {
+            set_cookie: format!(
+                "{}={cookie}; HttpOnly; SameSite=Strict; Path=/",
+                self.cookie_name
+            ),
+            socket_key,
+        })
     }
 
     /// The token of the window labelled `label`, minted on first use. `None`
@@ -362,6 +373,30 @@ impl Access {
     fn lock_sessions(&self) -> MutexGuard<'_, VecDeque<Session>> {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// A session opened (or added to) by a page opened with a token.
+pub(super) struct Opened {
+    /// The `Set-Cookie` header value.
+    pub(super) set_cookie: String,
+    /// The key the page's client opens the WebSocket with.
+    pub(super) socket_key: String,
+}
+
+/// The session whose secret (`secret_of`) is `presented`, every session
+/// compared in constant time.
+fn find_session<'s>(
+    sessions: &'s VecDeque<Session>,
+    secret_of: impl Fn(&Session) -> &String,
+    presented: &str,
+) -> Option<&'s Session> {
+    let mut found = None;
+    for session in sessions {
+        if secret::same(secret_of(session).as_bytes(), presented.as_bytes()) {
+            found = Some(session);
+        }
+    }
+    found
 }
 
 /// Whether `label` may be a window's label: 1 to 128 ASCII letters, digits
@@ -477,32 +512,44 @@ mod tests {
     }
 
     #[test]
-    fn cookies_stand_for_their_tokens_and_nothing_else() {
+    fn sessions_stand_for_their_tokens_and_only_the_key_opens_a_socket() {
         let a = access(Some("launch"));
         let main = a.window_token("main").unwrap().unwrap();
-        let set = a.open_session(None, a.by_token(&main).unwrap()).unwrap();
+        let opened = a.open_session(None, a.by_token(&main).unwrap()).unwrap();
+        let set = &opened.set_cookie;
         assert!(
             set.starts_with("ipc-session-8080=")
                 && set.contains("HttpOnly")
                 && set.contains("SameSite=Strict")
         );
-        assert!(
-            !set.contains(&main) && !set.contains("launch"),
-            "the cookie is not the token"
-        );
         let value = set.split(';').next().unwrap();
+        let cookie_value = value.split_once('=').unwrap().1;
+        let key = opened.socket_key.clone();
+        for secret in [cookie_value, key.as_str()] {
+            assert!(secret != main && secret != "launch", "not the token");
+        }
+        assert_ne!(cookie_value, key, "the cookie is not the socket key");
+
+        // The cookie loads pages; only the key opens a socket.
         let request = header(&format!("other=1; {value}; more=2"));
-        let proof = a.by_cookie(Some(&request), Some("main")).unwrap();
-        assert_eq!(proof.label().as_deref(), Some("main"));
+        assert!(a.by_cookie(Some(&request)));
+        let socket = |key: Option<&str>, label: Option<&str>| a.authenticate(None, key, label);
+        assert_eq!(socket(None, None).unwrap_err(), Refused::NoSession);
         assert_eq!(
-            a.by_cookie(Some(&request), None)
-                .unwrap()
-                .label()
-                .as_deref(),
+            socket(Some(cookie_value), None).unwrap_err(),
+            Refused::NoSession,
+            "the cookie's value is no key"
+        );
+        assert_eq!(
+            socket(Some(&key), Some("main")).unwrap().label().as_deref(),
             Some("main")
         );
         assert_eq!(
-            a.by_cookie(Some(&request), Some("settings")).unwrap_err(),
+            socket(Some(&key), None).unwrap().label().as_deref(),
+            Some("main")
+        );
+        assert_eq!(
+            socket(Some(&key), Some("settings")).unwrap_err(),
             Refused::NotYourWindow,
             "a label this browser was not given"
         );
@@ -513,41 +560,43 @@ mod tests {
             .open_session(Some(&request), a.by_token(&settings).unwrap())
             .unwrap();
         assert_eq!(
-            again.split(';').next().unwrap(),
+            again.set_cookie.split(';').next().unwrap(),
             value,
             "one session per browser"
         );
+        assert_eq!(again.socket_key, key);
         a.open_session(Some(&request), a.by_token("launch").unwrap())
             .unwrap();
         assert_eq!(
-            a.by_cookie(Some(&request), Some("settings"))
+            socket(Some(&key), Some("settings"))
                 .unwrap()
                 .label()
                 .as_deref(),
             Some("settings")
         );
         assert_eq!(
-            a.by_cookie(Some(&request), Some("main"))
-                .unwrap()
-                .label()
-                .as_deref(),
+            socket(Some(&key), Some("main")).unwrap().label().as_deref(),
             Some("main")
         );
         assert_eq!(
-            a.by_cookie(Some(&request), None).unwrap().credential,
+            socket(Some(&key), None).unwrap().credential,
             Credential::Launch
         );
 
-        let refused = |cookies: Option<&HeaderValue>| a.by_cookie(cookies, None).unwrap_err();
+        assert!(!a.by_cookie(Some(&header("ipc-session-8080=forged"))));
+        assert!(!a.by_cookie(Some(&header(&format!("ipc-session-9090={cookie_value}")))));
+        assert!(!a.by_cookie(None));
         assert_eq!(
-            refused(Some(&header("ipc-session-8080=forged"))),
+            socket(Some("forged"), None).unwrap_err(),
             Refused::NoSession
         );
         assert_eq!(
-            refused(Some(&header("ipc-session-9090=x"))),
-            Refused::NoSession
+            a.authenticate(Some("launch"), None, None)
+                .unwrap()
+                .credential,
+            Credential::Launch,
+            "a token needs no session"
         );
-        assert_eq!(refused(None), Refused::NoSession);
     }
 
     #[test]

@@ -21,12 +21,16 @@
 //! answers only requests addressed to it by its own names (the `Host`
 //! header: a DNS-rebinding page reaches it by another, 421). Every route wants
 //! a credential: the random per-launch token printed in its URLs
-//! (`?token=…`, 256 bits, compared in constant time), or the session cookie a
-//! page opened with it receives (the page is then redirected to the same
-//! address without the token, so the token leaves the address bar). The
-//! WebSocket upgrade also refuses pages of other origins (403): another web
-//! page in the user's browser cannot drive the backend (cross-site WebSocket
-//! hijacking), nor can another local process that does not know the token.
+//! (`?token=…`, 256 bits, compared in constant time), or the session a page
+//! opened with it receives: a cookie that loads the app's pages and files,
+//! and a socket key the page keeps in its origin's `localStorage` and
+//! `ipc.js` sends to open the WebSocket (the page then replaces itself with
+//! the same address without the token, so the token leaves the address bar).
+//! A cookie never opens the WebSocket: browsers send it to every port of the
+//! host. The WebSocket upgrade also refuses pages of other origins (403):
+//! another web page in the user's browser cannot drive the backend
+//! (cross-site WebSocket hijacking), nor can another local process that does
+//! not know the token. No page may be framed by another origin.
 //! A window's label is bound by the server: [`ServerHandle::window_url`]
 //! mints a token that carries it. See `SECURITY.md`.
 //!
@@ -491,8 +495,9 @@ impl ServerHandle {
     }
 
     /// The page address with the token: `http://127.0.0.1:PORT/?token=…`. A
-    /// browser that opens it gets a session cookie and is sent on to the same
-    /// address without the token.
+    /// browser that opens it gets a session (a cookie for the pages, a key in
+    /// `localStorage` for the WebSocket) and goes on to the same address
+    /// without the token.
     pub fn http_url(&self) -> String {
         format!(
             "http://{}/{}",

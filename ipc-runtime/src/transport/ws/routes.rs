@@ -4,10 +4,17 @@
 //! names (421: a DNS-rebinding page reaches the server by another name), then
 //! asks for a credential: the token in `?token=`, or the session cookie a page
 //! opened with the token was given. A page opened with `?token=` is answered
-//! with that cookie and a redirect to the same address without the token, so
-//! the token leaves the address bar (and history, and screenshots). A browser
-//! that arrives with neither gets a page that says where to find the address.
-//! The WebSocket endpoint authenticates in its own handler (`upgrade.rs`).
+//! with a hand-off page: it sets that cookie, stores the session's socket key
+//! in the origin's `localStorage`, and replaces itself with the same address
+//! without the token, so the token leaves the address bar (and screenshots)
+//! and the key never appears in an address. A browser that arrives with
+//! neither gets a page that says where to find the address. The WebSocket
+//! endpoint authenticates in its own handler (`upgrade.rs`), by token or
+//! socket key, never by cookie.
+//!
+//! No page may be framed by another origin (`frame-ancestors 'self'`): a page
+//! on another port of the same host is the same *site*, so the browser would
+//! send the cookie into the frame.
 //!
 //! Static files refuse dotfiles (`.git`, `.env`) and symlinks that lead out of
 //! the directory.
@@ -25,6 +32,7 @@ use bytes::Bytes;
 use tower::ServiceExt as _;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use super::access::Opened;
 use super::upgrade::{self, Shared};
 use super::{IPC_D_TS, IPC_JS, IPC_TAURI_D_TS, IPC_TAURI_JS};
 
@@ -93,6 +101,15 @@ pub(super) fn router(shared: Arc<Shared>, routes: Routes) -> axum::Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
+        // Only the app's own pages may frame its pages.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors 'self'"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("SAMEORIGIN"),
+        ))
         .with_state(shared)
 }
 
@@ -118,7 +135,7 @@ async fn guard(State(shared): State<Arc<Shared>>, request: Request, next: Next) 
         if is_navigation(&request) {
             let label = proof.label();
             return match access.open_session(cookies, proof) {
-                Ok(cookie) => redirect_without_token(request.uri(), label.as_deref(), &cookie),
+                Ok(opened) => hand_off(request.uri(), label.as_deref(), &opened),
                 Err(e) => {
                     tracing::error!(error = %e, "could not make a session cookie");
                     StatusCode::INTERNAL_SERVER_ERROR.into_response()
@@ -127,7 +144,7 @@ async fn guard(State(shared): State<Arc<Shared>>, request: Request, next: Next) 
         }
         return next.run(request).await;
     }
-    if access.by_cookie(cookies, None).is_ok() {
+    if access.by_cookie(cookies) {
         return next.run(request).await;
     }
     unauthenticated(&request)
@@ -150,10 +167,51 @@ fn is_navigation(request: &Request) -> bool {
             || header(header::ACCEPT.as_str()).is_some_and(|a| a.contains("text/html")))
 }
 
-/// 303 to the same address without `token`, setting the session cookie. A
-/// window's page is sent to its `?label=`, which its client forwards to the
-/// WebSocket (the session proves the browser was given that window).
-fn redirect_without_token(uri: &Uri, label: Option<&str>, cookie: &str) -> Response {
+/// The `localStorage` item the hand-off page stores the socket key in, and
+/// `ipc.js` reads it from.
+const SOCKET_KEY_ITEM: &str = "ipc-session";
+
+/// The page that trades a token for a session: it sets the session cookie,
+/// stores the socket key in the origin's `localStorage`, and replaces itself
+/// with the same address without `token`. A window's page goes on to its
+/// `?label=`, which its client forwards to the WebSocket (the session proves
+/// the browser was given that window).
+fn hand_off(uri: &Uri, label: Option<&str>, opened: &Opened) -> Response {
+    let location = without_token(uri, label);
+    // JSON strings, with `<` escaped so nothing can end the script element.
+    let js = |text: &str| {
+        serde_json::Value::from(text)
+            .to_string()
+            .replace('<', "\\u003c")
+    };
+    let page = format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Opening the app…</title>
+<script>try {{ localStorage.setItem({item}, {key}); }} catch (e) {{}}
+location.replace({location});</script>
+</head><body><noscript>This app needs JavaScript.</noscript></body></html>
+"#,
+        item = js(SOCKET_KEY_ITEM),
+        key = js(&opened.socket_key),
+        location = js(&location),
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8".to_owned()),
+            (header::SET_COOKIE, opened.set_cookie.clone()),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; script-src 'unsafe-inline'; frame-ancestors 'none'".to_owned(),
+            ),
+        ],
+        page,
+    )
+        .into_response()
+}
+
+/// The request's address without `token` (and with the server's `label`).
+fn without_token(uri: &Uri, label: Option<&str>) -> String {
     let label = label.map(|l| format!("label={l}"));
     let rest: Vec<&str> = uri
         .query()
@@ -164,20 +222,11 @@ fn redirect_without_token(uri: &Uri, label: Option<&str>, cookie: &str) -> Respo
         })
         .chain(label.as_deref())
         .collect();
-    let location = if rest.is_empty() {
+    if rest.is_empty() {
         uri.path().to_owned()
     } else {
         format!("{}?{}", uri.path(), rest.join("&"))
-    };
-    (
-        StatusCode::SEE_OTHER,
-        [
-            (header::LOCATION, location),
-            (header::SET_COOKIE, cookie.to_owned()),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-    )
-        .into_response()
+    }
 }
 
 /// The page shown to a browser that came without the token or its cookie.
@@ -278,24 +327,41 @@ mod tests {
     }
 
     #[test]
-    fn the_redirect_keeps_everything_but_the_token() {
-        let uri = "/app?a=1&token=t&b=2".parse().unwrap();
-        let response = redirect_without_token(&uri, None, "c=1");
-        assert_eq!(response.status(), StatusCode::SEE_OTHER);
-        assert_eq!(response.headers()[header::LOCATION], "/app?a=1&b=2");
-        assert_eq!(response.headers()[header::SET_COOKIE], "c=1");
-        let bare = redirect_without_token(&"/?token=t".parse().unwrap(), None, "c=1");
-        assert_eq!(bare.headers()[header::LOCATION], "/");
-        let window = redirect_without_token(
-            &"/?token=t&label=forged".parse().unwrap(),
-            Some("main"),
-            "c",
-        );
+    fn the_hand_off_keeps_everything_but_the_token() {
+        let uri = |s: &str| s.parse::<Uri>().unwrap();
         assert_eq!(
-            window.headers()[header::LOCATION],
+            without_token(&uri("/app?a=1&token=t&b=2"), None),
+            "/app?a=1&b=2"
+        );
+        assert_eq!(without_token(&uri("/?token=t"), None), "/");
+        assert_eq!(
+            without_token(&uri("/?token=t&label=forged"), Some("main")),
             "/?label=main",
             "the server's label, not the URL's"
         );
+    }
+
+    #[tokio::test]
+    async fn the_hand_off_page_sets_the_cookie_and_stores_the_key() {
+        let opened = Opened {
+            set_cookie: "c=1".into(),
+            socket_key: "the-key".into(),
+        };
+        let response = hand_off(&"/app?token=t&a=%3C".parse().unwrap(), None, &opened);
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[header::SET_COOKIE], "c=1");
+        assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+        assert!(response.headers().get(header::LOCATION).is_none());
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let page = std::str::from_utf8(&body).unwrap();
+        assert!(
+            page.contains(r#"localStorage.setItem("ipc-session", "the-key")"#),
+            "{page}"
+        );
+        assert!(page.contains(r#"location.replace("/app?a=%3C")"#), "{page}");
+        assert!(!page.contains("token"), "{page}");
     }
 
     #[test]

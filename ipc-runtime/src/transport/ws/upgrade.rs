@@ -2,7 +2,8 @@
 //!
 //! Checked before the upgrade, each refusal with its own HTTP status and a
 //! `tracing` warning: a malformed or foreign `Origin` (403: another site in
-//! the user's browser), no valid token or session cookie (401), the server
+//! the user's browser), no valid token or session key (401; a cookie never
+//! opens a socket: see `access.rs`), the server
 //! shutting down or the connection limit (503). The `Host` was checked by the
 //! guard in front of every route. A connection's label is the one its
 //! window's token carries; nothing the client says (`?label=`) sets it.
@@ -88,7 +89,7 @@ pub(super) async fn upgrade(State(shared): State<Arc<Shared>>, mut request: Requ
     let asked_label = query_param(request.uri(), "label");
     let proof = access.authenticate(
         query_param(request.uri(), "token"),
-        request.headers().get(header::COOKIE),
+        query_param(request.uri(), "session"),
         asked_label,
     );
     let proof = match proof {
@@ -96,7 +97,7 @@ pub(super) async fn upgrade(State(shared): State<Arc<Shared>>, mut request: Requ
         Err(Refused::NoSession) => {
             return refuse(
                 StatusCode::UNAUTHORIZED,
-                "missing or wrong token: connect with the ?token= the server printed",
+                "missing or wrong token: connect with the ?token= the server printed (or, from the app's page, the ?session= key it was given)",
                 origin,
             );
         }
