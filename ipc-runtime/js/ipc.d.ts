@@ -90,11 +90,21 @@ export interface EmitOptions {
   target?: EmitTarget;
 }
 
+/**
+ * How to reconnect. A setting that is missing, or not a finite number in its
+ * range, takes its default.
+ */
 export interface ReconnectOptions {
-  /** First delay before reconnecting, doubled after each failed attempt. Default 500. */
+  /** First delay before reconnecting (ms, at least 1), doubled after each failed attempt. Default 500. */
   delayMs?: number;
-  /** Upper bound of the delay. Default 10000. */
+  /** Upper bound of the delay (ms); it also caps `delayMs`. Default 10000. */
   maxDelayMs?: number;
+  /**
+   * The random part of each delay, from 0 to 1: a delay `d` becomes a value
+   * between `d * (1 - jitter)` and `d`, so that clients cut off together do
+   * not all come back at once. Default 0.5.
+   */
+  jitter?: number;
 }
 
 /**
@@ -138,11 +148,20 @@ export interface ConnectOptions {
   /** Default timeout in ms of every call (invoke, listen, emit); default none. */
   timeout?: number;
   /**
-   * Reconnect with backoff when an open connection closes (default false). Calls
-   * in flight when it closes reject with DISCONNECTED; calls made while
-   * reconnecting wait for the new socket (or their timeout); events still
-   * listened to are subscribed again once it is back. Not used for the first
-   * connection: `connect` rejects if that one cannot open.
+   * How long each attempt to open a socket may take (ms) before it counts as
+   * failed; 0 for no limit. Default 10000. The first attempt then rejects
+   * `connect`; a reconnect attempt is followed by the next one.
+   */
+  openTimeout?: number;
+  /**
+   * Reconnect with backoff when an open connection closes (default false):
+   * the client keeps trying, with `delayMs` doubled after each failed attempt
+   * up to `maxDelayMs` (less a random `jitter`), until a socket opens or the
+   * client is closed; `state` is "reconnecting" meanwhile. Calls in flight
+   * when it closes reject with DISCONNECTED; calls made while reconnecting
+   * wait for the new socket (or their timeout); events still listened to are
+   * subscribed again once it is back. Not used for the first connection:
+   * `connect` rejects if that one cannot open.
    */
   reconnect?: boolean | ReconnectOptions;
   /**

@@ -13,9 +13,13 @@
 //
 // Connection state: `client.state` is "connecting" | "open" | "reconnecting" |
 // "closed"; set `client.onstatechange = (state, previous) => ...` (one callback,
-// or pass `onstatechange` to connect()) to follow it. With `reconnect`, calls made
-// while reconnecting wait for the new socket; calls in flight when a socket
-// closes reject with DISCONNECTED; listeners are subscribed again.
+// or pass `onstatechange` to connect()) to follow it. With `reconnect`, a client
+// whose connection drops keeps trying until a socket opens or it is closed:
+// `delayMs` apart, doubled after each failed attempt up to `maxDelayMs`, each
+// delay shortened by a random part (`jitter`); an attempt that has not opened
+// within `openTimeout` counts as failed. Calls made while reconnecting wait for
+// the new socket (or their timeout); calls in flight when a socket closes
+// reject with DISCONNECTED; listeners are subscribed again.
 //
 // Binary data: the client offers the subprotocol `ipc.v1`, so commands returning
 // bytes (and channels' `send_bytes`) arrive as `Uint8Array`s, views into the
@@ -100,7 +104,42 @@ export class IpcError extends Error {
 }
 
 const START = Symbol("start"); // keeps IpcClient's start private to this module
-const DEFAULT_BACKOFF = { delayMs: 500, maxDelayMs: 10_000 };
+/** The reconnect settings used for what `reconnect: true` (or an object) leaves out or gets wrong. */
+const DEFAULT_BACKOFF = Object.freeze({ delayMs: 500, maxDelayMs: 10_000, jitter: 0.5 });
+/** How long an attempt to open a socket may take, by default (ms). */
+const DEFAULT_OPEN_TIMEOUT = 10_000;
+/** The longest delay setTimeout honours (2^31 - 1 ms); a longer one fires at once. */
+const MAX_TIMER = 2_147_483_647;
+
+/**
+ * A number option as given, if it is a finite number within [min, MAX_TIMER];
+ * otherwise `fallback` (so `undefined`, NaN, a string or a negative number
+ * never reach a timer).
+ * @param {unknown} value
+ * @param {number} fallback
+ * @param {number} [min]
+ * @returns {number}
+ */
+function msOption(value, fallback, min = 0) {
+  return typeof value === "number" && Number.isFinite(value) && value >= min ? Math.min(value, MAX_TIMER) : fallback;
+}
+
+/**
+ * The reconnect settings, checked: null when reconnecting is off. Each
+ * setting that is missing or not a usable number takes its default; the first
+ * delay is at least 1 ms and at most the cap.
+ * @param {boolean | ReconnectOptions | undefined} option
+ * @returns {Required<ReconnectOptions> | null}
+ */
+function backoffOf(option) {
+  if (!option) return null;
+  /** @type {ReconnectOptions} */
+  const given = typeof option === "object" ? option : {};
+  const maxDelayMs = msOption(given.maxDelayMs, DEFAULT_BACKOFF.maxDelayMs, 1);
+  const delayMs = Math.min(msOption(given.delayMs, DEFAULT_BACKOFF.delayMs, 1), maxDelayMs);
+  const jitter = typeof given.jitter === "number" && given.jitter >= 0 && given.jitter <= 1 ? given.jitter : DEFAULT_BACKOFF.jitter;
+  return { delayMs, maxDelayMs, jitter };
+}
 
 /**
  * Reports an error nobody awaits (e.g. thrown by a user callback) without breaking the client.
@@ -652,7 +691,9 @@ export class IpcClient {
   #timeout;
   /** @type {Required<ReconnectOptions> | null} */
   #backoff; // null when reconnect is off
-  #delay = 0;
+  #attempts = 0; // failed attempts to reopen since the last open socket
+  /** @type {number} */
+  #openTimeout; // ms an attempt may take to open; 0: no limit
   /** @type {TransportSocket | null} */
   #socket = null;
   /** @type {ConnectionState} */
@@ -669,7 +710,9 @@ export class IpcClient {
   /** @type {Map<string, Promise<void>>} */
   #unsubs = new Map(); // event name -> Promise of an `ipc.unlisten` in flight
   /** @type {ReturnType<typeof setTimeout> | undefined} */
-  #retryTimer;
+  #retryTimer; // the next attempt to reopen
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  #openTimer; // the current attempt's open timeout
   /** @type {{ resolve: () => void, reject: (err: IpcError) => void } | null} */
   #openWaiter = null; // { resolve, reject } of the first open
 
@@ -696,9 +739,9 @@ export class IpcClient {
     this.#transport = transport;
     this.#binary = transport.binary === true;
     this.#describe = String(transport.describe ?? "a custom transport");
-    this.#timeout = options.timeout ?? 0;
-    const r = options.reconnect;
-    this.#backoff = r ? { ...DEFAULT_BACKOFF, ...(typeof r === "object" ? r : {}) } : null;
+    this.#timeout = msOption(options.timeout, 0);
+    this.#openTimeout = msOption(options.openTimeout, DEFAULT_OPEN_TIMEOUT);
+    this.#backoff = backoffOf(options.reconnect);
     this.onstatechange = options.onstatechange ?? null;
     this.onnotification = options.onnotification ?? null;
   }
@@ -785,6 +828,7 @@ export class IpcClient {
   close() {
     if (this.#state === "closed") return;
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#openTimer);
     const socket = this.#socket;
     this.#socket = null;
     this.#setState("closed");
@@ -1028,6 +1072,12 @@ export class IpcClient {
     if (typeof this.onstatechange === "function") safely(this.onstatechange, state, previous);
   }
 
+  /**
+   * One attempt to open a socket. It ends in "open", or in a call to
+   * #onClose: when the socket closes, when it reports an error (a socket
+   * that never opened may report only that: Node 20's WebSocket does, for a
+   * refused connection), or when it has not opened within the open timeout.
+   */
   #openSocket() {
     /** @type {TransportSocket} */
     let socket;
@@ -1042,21 +1092,32 @@ export class IpcClient {
     }
     this.#socket = socket;
     let opened = false;
+    /** @param {{ code: number, reason: string }} ev */
+    const ended = (ev) => {
+      if (socket !== this.#socket) return; // an abandoned attempt, or already ended
+      this.#onClose(opened ? socket : null, ev);
+      if (!opened) abandon(socket);
+    };
+    if (this.#openTimeout > 0) {
+      const ms = this.#openTimeout;
+      this.#openTimer = setTimeout(() => ended({ code: 0, reason: `it did not open within ${ms} ms` }), ms);
+    }
     socket.addEventListener("open", () => {
+      if (socket !== this.#socket) return;
       opened = true;
-      if (socket === this.#socket) this.#onOpen();
+      clearTimeout(this.#openTimer);
+      this.#onOpen();
     });
     socket.addEventListener("message", (ev) => {
       if (socket === this.#socket) this.#onMessage(ev.data);
     });
-    socket.addEventListener("close", (ev) => {
-      if (socket === this.#socket) this.#onClose(opened ? socket : null, ev);
-    });
-    socket.addEventListener("error", () => {}); // always followed by "close"
+    socket.addEventListener("close", (ev) => ended({ code: ev.code, reason: ev.reason }));
+    // Usually followed by "close", but not always: the error is the end.
+    socket.addEventListener("error", (ev) => ended({ code: 1006, reason: errorReason(ev) }));
   }
 
   #onOpen() {
-    this.#delay = 0;
+    this.#attempts = 0;
     this.#setState("open");
     this.#openWaiter?.resolve();
     this.#openWaiter = null;
@@ -1109,6 +1170,7 @@ export class IpcClient {
    */
   #onClose(socket, ev) {
     this.#socket = null;
+    clearTimeout(this.#openTimer);
     if (this.#state === "closed") return;
     const detail = `code ${ev.code}${ev.reason ? `, ${ev.reason}` : ""}`;
     if (this.#openWaiter) {
@@ -1128,12 +1190,50 @@ export class IpcClient {
       this.#dropChannels(false, why);
       return;
     }
-    this.#failPending((e) => e.sent, `${why} before the response arrived`);
-    this.#dropChannels(true, why);
-    this.#setState("reconnecting");
-    const { delayMs, maxDelayMs } = this.#backoff;
-    this.#delay = this.#delay === 0 ? delayMs : Math.min(this.#delay * 2, maxDelayMs);
-    this.#retryTimer = setTimeout(() => this.#openSocket(), this.#delay);
+    if (socket) {
+      this.#failPending((e) => e.sent, `${why} before the response arrived`);
+      this.#dropChannels(true, why);
+      this.#setState("reconnecting");
+    }
+    // Another attempt, and after it another, until one opens or close() is called.
+    this.#retryTimer = setTimeout(() => this.#openSocket(), this.#nextDelay());
+  }
+
+  /**
+   * The wait before the next attempt: the first delay, doubled after each
+   * failed attempt up to the cap, less a random part of it (`jitter`), so
+   * that clients cut off together do not all come back at the same moment.
+   * @returns {number}
+   */
+  #nextDelay() {
+    const { delayMs, maxDelayMs, jitter } = /** @type {Required<ReconnectOptions>} */ (this.#backoff);
+    const full = Math.min(maxDelayMs, delayMs * 2 ** Math.min(this.#attempts, 31));
+    this.#attempts++;
+    return Math.round(full * (1 - jitter * Math.random()));
+  }
+}
+
+/**
+ * What an "error" event says went wrong, if anything: `ws`, Node's WebSocket
+ * and ipc-stdio.js give an `error` or a `message`; a browser gives neither.
+ * @param {Event} ev
+ * @returns {string}
+ */
+function errorReason(ev) {
+  const { error, message } = /** @type {{ error?: unknown, message?: unknown }} */ (ev);
+  if (error !== undefined && error !== null) return messageOf(error);
+  return typeof message === "string" ? message : "";
+}
+
+/**
+ * Closes a socket given up on before it opened; it may throw, or already be closed.
+ * @param {TransportSocket} socket
+ */
+function abandon(socket) {
+  try {
+    socket.close();
+  } catch {
+    // nothing to close
   }
 }
 
@@ -1194,8 +1294,9 @@ let defaultClient = null;
  *   `ws(s)://<page host>/ipc`, with the page's `?token=` query parameter
  *   forwarded.
  * @param {ConnectOptions} [options] `WebSocket` constructor (default globalThis.WebSocket),
- *   `timeout` (default invoke timeout in ms, default none), `reconnect`
- *   (boolean or `{ delayMs, maxDelayMs }`, default false), `protocols`
+ *   `timeout` (default invoke timeout in ms, default none), `openTimeout`
+ *   (ms each attempt to open may take, default 10000), `reconnect`
+ *   (boolean or `{ delayMs, maxDelayMs, jitter }`, default false), `protocols`
  *   (default `["ipc.v1"]`, which asks for binary frames; `[]` for plain
  *   JSON-RPC, bytes then arrive as arrays of numbers), `onstatechange`,
  *   `onnotification`.
