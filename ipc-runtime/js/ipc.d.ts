@@ -66,6 +66,29 @@ export interface IpcEvent<T = any> {
 /** Removes a listener; calling it again does nothing. */
 export type UnlistenFn = () => Promise<void>;
 
+/** Options of `listen` and `once`. */
+export interface ListenOptions {
+  /**
+   * Start with the newest event of the name from before listening, if there
+   * is one: the one the backend keeps (names it keeps events of: `#[event(..,
+   * replay = N)]`, `#[event(.., last)]`), or the newest this client already
+   * received for another listener. Then the live ones, with no gap and no
+   * duplicate in between. The callback may run before `listen` resolves.
+   * Default false: only events from after the subscription.
+   */
+  last?: boolean;
+  /**
+   * Called when events of the name were missed, before the events that come
+   * after them: `lost` of them, or null when the number is unknown (the
+   * backend restarted, or resuming from further back than it remembers).
+   * Happens when a reconnect resumes past what the backend keeps.
+   */
+  onGap?: ((lost: number | null) => void) | null;
+}
+
+/** Told of each gap notice: events of `event` were missed, `lost` of them (null: unknown). */
+export type GapHandler = (event: string, lost: number | null) => void;
+
 /** Who receives an emitted event (docs/protocol.md, "Event targets"). */
 export type EmitTarget = "all" | "backend" | { client: number } | { label: string };
 
@@ -172,6 +195,8 @@ export interface ConnectOptions {
   protocols?: string | string[];
   /** Set as the client's `onstatechange` before it starts connecting. */
   onstatechange?: StateChangeHandler | null;
+  /** Set as the client's `ongap` before it starts connecting. */
+  ongap?: GapHandler | null;
   /** Set as the client's `onnotification` before it starts connecting. */
   onnotification?: NotificationHandler | null;
 }
@@ -226,6 +251,11 @@ export declare class IpcClient {
   readonly state: ConnectionState;
   /** Called whenever `state` changes. */
   onstatechange: StateChangeHandler | null;
+  /**
+   * Called with `(event, lost)` for every gap notice the server sends (events
+   * of that name were missed), after the listeners' own `onGap`.
+   */
+  ongap: GapHandler | null;
   /** Called with every notification the server pushes, after the client has handled it. */
   onnotification: NotificationHandler | null;
 
@@ -238,11 +268,15 @@ export declare class IpcClient {
   invoke<T = any>(cmd: string, args?: InvokeArgs, options?: InvokeOptions): Promise<T>;
   /**
    * Subscribes `cb` to an event. Resolves once the server has confirmed the
-   * subscription, so no event emitted afterwards is missed.
+   * subscription, so no event emitted afterwards is missed. The listener
+   * stays across reconnects: the client resumes after the last event it saw
+   * of the name, and the events it missed (those the backend keeps) come
+   * first, in order, once; `options.onGap` is told of the ones it lost.
+   * With `options.last`, the newest event from before listening comes first.
    */
-  listen<T = any>(event: string, cb: (event: IpcEvent<T>) => void): Promise<UnlistenFn>;
+  listen<T = any>(event: string, cb: (event: IpcEvent<T>) => void, options?: ListenOptions): Promise<UnlistenFn>;
   /** Like {@link IpcClient.listen}, but `cb` runs at most once. */
-  once<T = any>(event: string, cb: (event: IpcEvent<T>) => void): Promise<UnlistenFn>;
+  once<T = any>(event: string, cb: (event: IpcEvent<T>) => void, options?: ListenOptions): Promise<UnlistenFn>;
   /** Emits an event; resolves once the server has dispatched it. */
   emit(event: string, payload?: unknown, options?: EmitOptions): Promise<void>;
   /** Closes the connection for good; pending calls reject with DISCONNECTED. */
@@ -275,8 +309,8 @@ export declare function defaultUrl(): string;
 /** {@link IpcClient.invoke} on the default client; rejects if `connect()` has not succeeded yet. */
 export declare function invoke<T = any>(cmd: string, args?: InvokeArgs, options?: InvokeOptions): Promise<T>;
 /** {@link IpcClient.listen} on the default client; rejects if `connect()` has not succeeded yet. */
-export declare function listen<T = any>(event: string, cb: (event: IpcEvent<T>) => void): Promise<UnlistenFn>;
+export declare function listen<T = any>(event: string, cb: (event: IpcEvent<T>) => void, options?: ListenOptions): Promise<UnlistenFn>;
 /** {@link IpcClient.once} on the default client; rejects if `connect()` has not succeeded yet. */
-export declare function once<T = any>(event: string, cb: (event: IpcEvent<T>) => void): Promise<UnlistenFn>;
+export declare function once<T = any>(event: string, cb: (event: IpcEvent<T>) => void, options?: ListenOptions): Promise<UnlistenFn>;
 /** {@link IpcClient.emit} on the default client; rejects if `connect()` has not succeeded yet. */
 export declare function emit(event: string, payload?: unknown, options?: EmitOptions): Promise<void>;
