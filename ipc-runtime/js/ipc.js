@@ -717,6 +717,8 @@ function checkTransport(transport) {
  * @property {boolean} live whether pushes of the name are this topic's: its
  *   `ipc.listen` went out (false while an `ipc.unlisten` of an earlier topic
  *   of the same name is still answered by pushes)
+ * @property {boolean} awaiting whether its `ipc.listen` is sent and not yet
+ *   answered: the time the server sends what it missed, and gap notices
  * @property {number | null} seq the number of the last event seen, or that
  *   the subscription's answer gave: resumed from, and pushes at or below it
  *   are duplicates
@@ -1045,7 +1047,7 @@ export class IpcClient {
     if (onGap !== null && typeof onGap !== "function") throw new TypeError("ipc: onGap must be a function");
     let topic = this.#topics.get(event);
     if (!topic) {
-      topic = { listeners: new Set(), sub: null, live: false, seq: null, epoch: null, newest: null };
+      topic = { listeners: new Set(), sub: null, live: false, awaiting: false, seq: null, epoch: null, newest: null };
       this.#topics.set(event, topic);
     }
     // The payloads are T on the listener's word: the server's are unknown.
@@ -1080,11 +1082,20 @@ export class IpcClient {
         .then(() => {
           if (topic.sub !== sub) return undefined; // superseded: the connection closed meanwhile
           topic.live = true;
+          topic.awaiting = true;
           return this.#request("ipc.listen", this.#listenParams(event, topic));
         })
-        .then((answer) => {
-          if (topic.sub === sub) this.#subscribed(topic, answer);
-        });
+        .then(
+          (answer) => {
+            if (topic.sub !== sub) return;
+            topic.awaiting = false;
+            this.#subscribed(topic, answer);
+          },
+          (err) => {
+            if (topic.sub === sub) topic.awaiting = false;
+            throw err;
+          },
+        );
       topic.sub = sub;
       sub.catch(() => {
         if (topic.sub === sub) topic.sub = null;
@@ -1135,6 +1146,7 @@ export class IpcClient {
     const sub = topic.sub;
     topic.sub = null;
     topic.live = false;
+    topic.awaiting = false;
     // A topic's sub is a subscription of the current (or next) connection.
     if (!sub || this.#state === "closed") return;
     const unsub = sub.then(
@@ -1187,7 +1199,9 @@ export class IpcClient {
     if (typeof event !== "string") return;
     const count = typeof lost === "number" ? lost : null;
     const topic = this.#topics.get(event);
-    if (topic?.live) {
+    // A notice comes before the answer to a subscription that resumes (one
+    // of ipc-tauri.js's, if this client has none waiting for its answer).
+    if (topic?.awaiting) {
       // Unknown: the position may be from another run, whose numbers say
       // nothing of this one's; what the server sends next is new.
       if (count === null) topic.seq = null;
@@ -1341,6 +1355,7 @@ export class IpcClient {
       for (const topic of this.#topics.values()) {
         topic.sub = null;
         topic.live = false;
+        topic.awaiting = false;
       }
       this.#unsubs.clear();
     }

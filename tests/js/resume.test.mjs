@@ -241,15 +241,23 @@ describe("resuming, frame by frame", () => {
     const { client, socket, got, gaps, listened } = await listening();
     answer(socket, { id: 1, epoch: "run-1", seq: 100 });
     await listened;
-    push(socket, "ipc.gap", { event: "news", lost: 2 });
-    push(socket, "ipc.event", { event: "news", payload: "old", source: 0, seq: 90 });
-    push(socket, "ipc.gap", { event: "news", lost: null });
-    push(socket, "ipc.event", { event: "news", payload: "new run", source: 0, seq: 3 });
-    push(socket, "ipc.event", { event: "news", payload: "again", source: 0, seq: 3 });
-    assert.deepEqual(gaps, [2, null]);
-    assert.deepEqual(payloads(got), ["new run"]);
-    push(socket, "ipc.gap", { event: "elsewhere", lost: 1 });
-    assert.deepEqual(gaps, [2, null], "only the name's listeners");
+    socket.drop();
+    await waitFor(() => FakeSocket.last !== socket && FakeSocket.last.sent.length === 1, 2000, "the resubscription");
+    const next = FakeSocket.last;
+    // Before the answer: the notices are this subscription's.
+    push(next, "ipc.gap", { event: "news", lost: 2 });
+    push(next, "ipc.event", { event: "news", payload: "old", source: 0, seq: 90 });
+    push(next, "ipc.gap", { event: "news", lost: null });
+    push(next, "ipc.event", { event: "news", payload: "new run", source: 0, seq: 3 });
+    push(next, "ipc.event", { event: "news", payload: "again", source: 0, seq: 3 });
+    push(next, "ipc.gap", { event: "elsewhere", lost: 1 });
+    answer(next, { id: 2, epoch: "run-2", seq: 5 });
+    await sleep(10);
+    // After it, a notice is for another subscription of the name (a Tauri listener's).
+    push(next, "ipc.gap", { event: "news", lost: 4 });
+    push(next, "ipc.event", { event: "news", payload: "live", source: 0, seq: 6 });
+    assert.deepEqual(gaps, [2, null], "only this name's, while resuming");
+    assert.deepEqual(payloads(got), ["new run", "live"]);
     client.close();
   });
 
