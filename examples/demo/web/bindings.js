@@ -70,7 +70,10 @@ export function isCommandError(error, _command) {
 
 // ---- Events ----
 // `listen` and `once` resolve, once the server has confirmed the
-// subscription, to a function that removes the listener.
+// subscription, to a function that removes the listener. Options:
+// `last` starts with the newest event from before listening (if the
+// backend keeps the name's events, or this client has one), and
+// `onGap(lost)` is told of events missed while reconnecting.
 
 export const events = {
   /**
@@ -78,11 +81,11 @@ export const events = {
    */
   ipcConnected: {
     name: "ipc:connected",
-    listen(cb) {
-      return ipc.listen("ipc:connected", cb);
+    listen(cb, options) {
+      return ipc.listen("ipc:connected", cb, options);
     },
-    once(cb) {
-      return ipc.once("ipc:connected", cb);
+    once(cb, options) {
+      return ipc.once("ipc:connected", cb, options);
     },
   },
   /**
@@ -90,11 +93,11 @@ export const events = {
    */
   ipcDisconnected: {
     name: "ipc:disconnected",
-    listen(cb) {
-      return ipc.listen("ipc:disconnected", cb);
+    listen(cb, options) {
+      return ipc.listen("ipc:disconnected", cb, options);
     },
-    once(cb) {
-      return ipc.once("ipc:disconnected", cb);
+    once(cb, options) {
+      return ipc.once("ipc:disconnected", cb, options);
     },
   },
   /**
@@ -104,11 +107,11 @@ export const events = {
    */
   presence: {
     name: "presence",
-    listen(cb) {
-      return ipc.listen("presence", cb);
+    listen(cb, options) {
+      return ipc.listen("presence", cb, options);
     },
-    once(cb) {
-      return ipc.once("presence", cb);
+    once(cb, options) {
+      return ipc.once("presence", cb, options);
     },
     emit(payload, options) {
       return ipc.emit("presence", payload, options);
@@ -121,11 +124,11 @@ export const events = {
    */
   todosChanged: {
     name: "todos:changed",
-    listen(cb) {
-      return ipc.listen("todos:changed", cb);
+    listen(cb, options) {
+      return ipc.listen("todos:changed", cb, options);
     },
-    once(cb) {
-      return ipc.once("todos:changed", cb);
+    once(cb, options) {
+      return ipc.once("todos:changed", cb, options);
     },
     emit(payload, options) {
       return ipc.emit("todos:changed", payload, options);

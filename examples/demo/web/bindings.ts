@@ -123,7 +123,10 @@ export function isCommandError<C extends keyof CommandErrorData>(
 
 // ---- Events ----
 // `listen` and `once` resolve, once the server has confirmed the
-// subscription, to a function that removes the listener.
+// subscription, to a function that removes the listener. Options:
+// `last` starts with the newest event from before listening (if the
+// backend keeps the name's events, or this client has one), and
+// `onGap(lost)` is told of events missed while reconnecting.
 
 export const events = {
   /**
@@ -131,11 +134,11 @@ export const events = {
    */
   ipcConnected: {
     name: "ipc:connected" as const,
-    listen(cb: (event: ipc.IpcEvent<Connection>) => void): Promise<ipc.UnlistenFn> {
-      return ipc.listen<Connection>("ipc:connected", cb);
+    listen(cb: (event: ipc.IpcEvent<Connection>) => void, options?: ipc.ListenOptions): Promise<ipc.UnlistenFn> {
+      return ipc.listen<Connection>("ipc:connected", cb, options);
     },
-    once(cb: (event: ipc.IpcEvent<Connection>) => void): Promise<ipc.UnlistenFn> {
-      return ipc.once<Connection>("ipc:connected", cb);
+    once(cb: (event: ipc.IpcEvent<Connection>) => void, options?: ipc.ListenOptions): Promise<ipc.UnlistenFn> {
+      return ipc.once<Connection>("ipc:connected", cb, options);
     },
   },
   /**
@@ -143,11 +146,11 @@ export const events = {
    */
   ipcDisconnected: {
     name: "ipc:disconnected" as const,
-    listen(cb: (event: ipc.IpcEvent<Connection>) => void): Promise<ipc.UnlistenFn> {
-      return ipc.listen<Connection>("ipc:disconnected", cb);
+    listen(cb: (event: ipc.IpcEvent<Connection>) => void, options?: ipc.ListenOptions): Promise<ipc.UnlistenFn> {
+      return ipc.listen<Connection>("ipc:disconnected", cb, options);
     },
-    once(cb: (event: ipc.IpcEvent<Connection>) => void): Promise<ipc.UnlistenFn> {
-      return ipc.once<Connection>("ipc:disconnected", cb);
+    once(cb: (event: ipc.IpcEvent<Connection>) => void, options?: ipc.ListenOptions): Promise<ipc.UnlistenFn> {
+      return ipc.once<Connection>("ipc:disconnected", cb, options);
     },
   },
   /**
@@ -157,11 +160,11 @@ export const events = {
    */
   presence: {
     name: "presence" as const,
-    listen(cb: (event: ipc.IpcEvent<Presence>) => void): Promise<ipc.UnlistenFn> {
-      return ipc.listen<Presence>("presence", cb);
+    listen(cb: (event: ipc.IpcEvent<Presence>) => void, options?: ipc.ListenOptions): Promise<ipc.UnlistenFn> {
+      return ipc.listen<Presence>("presence", cb, options);
     },
-    once(cb: (event: ipc.IpcEvent<Presence>) => void): Promise<ipc.UnlistenFn> {
-      return ipc.once<Presence>("presence", cb);
+    once(cb: (event: ipc.IpcEvent<Presence>) => void, options?: ipc.ListenOptions): Promise<ipc.UnlistenFn> {
+      return ipc.once<Presence>("presence", cb, options);
     },
     emit(payload: Presence, options?: ipc.EmitOptions): Promise<void> {
       return ipc.emit("presence", payload, options);
@@ -174,11 +177,11 @@ export const events = {
    */
   todosChanged: {
     name: "todos:changed" as const,
-    listen(cb: (event: ipc.IpcEvent<TodosChanged>) => void): Promise<ipc.UnlistenFn> {
-      return ipc.listen<TodosChanged>("todos:changed", cb);
+    listen(cb: (event: ipc.IpcEvent<TodosChanged>) => void, options?: ipc.ListenOptions): Promise<ipc.UnlistenFn> {
+      return ipc.listen<TodosChanged>("todos:changed", cb, options);
     },
-    once(cb: (event: ipc.IpcEvent<TodosChanged>) => void): Promise<ipc.UnlistenFn> {
-      return ipc.once<TodosChanged>("todos:changed", cb);
+    once(cb: (event: ipc.IpcEvent<TodosChanged>) => void, options?: ipc.ListenOptions): Promise<ipc.UnlistenFn> {
+      return ipc.once<TodosChanged>("todos:changed", cb, options);
     },
     emit(payload: TodosChanged, options?: ipc.EmitOptions): Promise<void> {
       return ipc.emit("todos:changed", payload, options);
