@@ -103,6 +103,9 @@ export const events = {
   /**
    * How many tabs are open, pushed to every tab when one opens or closes.
    *
+   * State-like: the server keeps the newest, which a tab gets when it listens
+   * (its own opening is announced before it can listen).
+   *
    * Event `presence`.
    */
   presence: {
@@ -119,6 +122,10 @@ export const events = {
   },
   /**
    * The list changed (in any tab); the payload is the whole list, oldest first.
+   *
+   * The server keeps the last 64: a tab that opens gets the newest at once
+   * (`listen(.., { last: true })`), and one whose connection dropped gets the
+   * changes it missed when it is back.
    *
    * Event `todos:changed`.
    */

@@ -25,6 +25,9 @@ origin: string | null, };
 
 /**
  * How many tabs are open, pushed to every tab when one opens or closes.
+ *
+ * State-like: the server keeps the newest, which a tab gets when it listens
+ * (its own opening is announced before it can listen).
  */
 export type Presence = number;
 
@@ -44,6 +47,10 @@ export type TodoError = { "kind": "emptyTitle" } | { "kind": "titleTooLong", max
 
 /**
  * The list changed (in any tab); the payload is the whole list, oldest first.
+ *
+ * The server keeps the last 64: a tab that opens gets the newest at once
+ * (`listen(.., { last: true })`), and one whose connection dropped gets the
+ * changes it missed when it is back.
  */
 export type TodosChanged = Array<Todo>;
 
@@ -156,6 +163,9 @@ export const events = {
   /**
    * How many tabs are open, pushed to every tab when one opens or closes.
    *
+   * State-like: the server keeps the newest, which a tab gets when it listens
+   * (its own opening is announced before it can listen).
+   *
    * Event `presence`.
    */
   presence: {
@@ -172,6 +182,10 @@ export const events = {
   },
   /**
    * The list changed (in any tab); the payload is the whole list, oldest first.
+   *
+   * The server keeps the last 64: a tab that opens gets the newest at once
+   * (`listen(.., { last: true })`), and one whose connection dropped gets the
+   * changes it missed when it is back.
    *
    * Event `todos:changed`.
    */
