@@ -135,7 +135,11 @@ export interface ReconnectOptions {
  * WebSocket interface ipc.js uses. Events: "open" once it is usable;
  * "message" with `data` (a JSON-RPC message: a string, or a binary frame as
  * an ArrayBuffer or a view); "close" with `code` and `reason`, once, also when
- * it never opened; "error" (always followed by "close").
+ * it never opened; "error", with an `error` or `message` saying why if it
+ * can. The client takes the first "close" or "error" as the end of the socket
+ * (Node 20's WebSocket reports a refused connection with an "error" alone),
+ * and one that has not opened within `openTimeout` as failed: it calls
+ * `close()` on a socket it gives up on, which may then do nothing.
  */
 export interface TransportSocket {
   addEventListener(type: "open" | "error", listener: (event: Event) => void): void;

@@ -96,9 +96,11 @@ describe("a reconnect that keeps trying", () => {
     await waitFor(() => transport.opens.length >= 7, 5000, "six attempts");
     client.close();
     const gaps = transport.opens.slice(1).map((t, i, all) => (i === 0 ? null : t - all[i - 1])).slice(1);
+    // Timers fire late on a busy machine, never early: the lower bounds show
+    // the doubling, the upper ones the cap (uncapped: 160, 320, 640 ms).
     const expected = [40, 80, 80, 80, 80];
     gaps.forEach((gap, i) => {
-      assert.ok(gap >= expected[i] - 2 && gap < expected[i] + 60, `attempt ${i + 2} came ${gap} ms after the one before, not ${expected[i]}: ${gaps}`);
+      assert.ok(gap >= expected[i] - 2 && gap < expected[i] + 150, `attempt ${i + 2} came ${gap} ms after the one before, not ${expected[i]}: ${gaps}`);
     });
 
     const jittery = flakyTransport(() => new ErrorOnlySocket());
@@ -108,7 +110,7 @@ describe("a reconnect that keeps trying", () => {
     await waitFor(() => jittery.opens.length >= 6, 5000, "five attempts");
     other.close();
     const spread = jittery.opens.slice(2).map((t, i) => t - jittery.opens[i + 1]);
-    assert.ok(spread.every((gap) => gap < 100 + 60), `never longer than the delay: ${spread}`);
+    assert.ok(spread.every((gap) => gap < 100 + 150), `never much longer than the delay: ${spread}`);
     assert.ok(new Set(spread.map((gap) => Math.round(gap / 10))).size > 1, `random, not constant: ${spread}`);
   });
 
