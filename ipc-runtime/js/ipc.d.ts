@@ -114,11 +114,11 @@ export interface EmitOptions {
 }
 
 /**
- * How to reconnect. A setting that is missing, or not a finite number in its
- * range, takes its default.
+ * How to reconnect. A setting that is missing, not a finite number, negative
+ * (or, for `jitter`, above 1) takes its default.
  */
 export interface ReconnectOptions {
-  /** First delay before reconnecting (ms, at least 1), doubled after each failed attempt. Default 500. */
+  /** First delay before reconnecting (ms; less than 1 is taken as 1), doubled after each failed attempt. Default 500. */
   delayMs?: number;
   /** Upper bound of the delay (ms); it also caps `delayMs`. Default 10000. */
   maxDelayMs?: number;

@@ -133,16 +133,17 @@ const DEFAULT_OPEN_TIMEOUT = 10_000;
 const MAX_TIMER = 2_147_483_647;
 
 /**
- * A number option as given, if it is a finite number within [min, MAX_TIMER];
- * otherwise `fallback` (so `undefined`, NaN, a string or a negative number
- * never reach a timer).
+ * A duration option (ms): a finite number from 0 up, raised to `min` and
+ * lowered to MAX_TIMER; anything else (`undefined`, NaN, Infinity, a string,
+ * a negative number) is `fallback`, so it never reaches a timer.
  * @param {unknown} value
  * @param {number} fallback
  * @param {number} [min]
  * @returns {number}
  */
 function msOption(value, fallback, min = 0) {
-  return typeof value === "number" && Number.isFinite(value) && value >= min ? Math.min(value, MAX_TIMER) : fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) return fallback;
+  return Math.min(Math.max(value, min), MAX_TIMER);
 }
 
 /**
@@ -732,7 +733,8 @@ function checkTransport(transport) {
  *
  * `state` is "connecting" | "open" | "reconnecting" | "closed". Assign
  * `onstatechange = (state, previous) => ...` (or pass `onstatechange` to
- * `connect`) to be told when it changes, and `onnotification = (method,
+ * `connect`) to be told when it changes, `ongap = (event, lost) => ...` to be
+ * told of events missed across a reconnect, and `onnotification = (method,
  * params) => ...` to see every notification the server pushes.
  */
 export class IpcClient {
@@ -1475,7 +1477,7 @@ let defaultClient = null;
  *   (boolean or `{ delayMs, maxDelayMs, jitter }`, default false), `protocols`
  *   (default `["ipc.v1"]`, which asks for binary frames; `[]` for plain
  *   JSON-RPC, bytes then arrive as arrays of numbers), `onstatechange`,
- *   `onnotification`.
+ *   `ongap`, `onnotification`.
  * @returns {Promise<IpcClient>}
  */
 /**
