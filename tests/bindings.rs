@@ -262,13 +262,14 @@ fn events_have_helpers() {
     let ts = app().typescript().render().unwrap().typescript().to_owned();
     for expected in [
         "  shapesChanged: {\n    name: \"shapes:changed\" as const,",
-        "listen(cb: (event: ipc.IpcEvent<ShapesChanged>) => void): Promise<ipc.UnlistenFn> {",
-        "return ipc.once<ShapesChanged>(\"shapes:changed\", cb);",
+        "listen(cb: (event: ipc.IpcEvent<ShapesChanged>) => void, options?: ipc.ListenOptions): Promise<ipc.UnlistenFn> {",
+        // `last` and `onGap` pass through.
+        "return ipc.once<ShapesChanged>(\"shapes:changed\", cb, options);",
         "emit(payload: ShapesChanged, options?: ipc.EmitOptions): Promise<void> {",
         "* The shapes changed.\n   *\n   * Event `shapes:changed`.",
         // Listeners declare events too; disagreeing ones make a union.
-        "listen(cb: (event: ipc.IpcEvent<number | string>) => void)",
-        "listen(cb: (event: ipc.IpcEvent<unknown>) => void)",
+        "listen(cb: (event: ipc.IpcEvent<number | string>) => void, options?: ipc.ListenOptions)",
+        "listen(cb: (event: ipc.IpcEvent<unknown>) => void, options?: ipc.ListenOptions)",
     ] {
         assert!(ts.contains(expected), "missing {expected:?} in\n{ts}");
     }
@@ -307,6 +308,9 @@ fn javascript_twin_has_no_types() {
         js.contains("  nothing(options) {\n    return ipc.invoke(\"nothing\", {}, options);\n  },")
     );
     assert!(js.contains("export function isCommandError(error, _command) {"));
+    assert!(js.contains(
+        "    listen(cb, options) {\n      return ipc.listen(\"shapes:changed\", cb, options);\n    },"
+    ));
     assert!(!js.contains("export type"));
     assert!(!js.contains("Promise<"));
     assert!(!js.contains("as const"));

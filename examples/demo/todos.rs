@@ -59,13 +59,20 @@ impl std::fmt::Display for TodoError {
 }
 
 /// The list changed (in any tab); the payload is the whole list, oldest first.
-#[event("todos:changed")]
+///
+/// The server keeps the last 64: a tab that opens gets the newest at once
+/// (`listen(.., { last: true })`), and one whose connection dropped gets the
+/// changes it missed when it is back.
+#[event("todos:changed", replay = 64)]
 #[derive(Debug, Serialize, TS)]
 #[ts(crate = "ipc_runtime::ts_rs")]
 pub(crate) struct TodosChanged(Vec<Todo>);
 
 /// How many tabs are open, pushed to every tab when one opens or closes.
-#[event("presence")]
+///
+/// State-like: the server keeps the newest, which a tab gets when it listens
+/// (its own opening is announced before it can listen).
+#[event("presence", last)]
 #[derive(Debug, Serialize, TS)]
 #[ts(crate = "ipc_runtime::ts_rs")]
 pub(crate) struct Presence(u32);

@@ -21,6 +21,15 @@
 // give a function that spawns a child instead, and each open (a reconnect
 // with `reconnect`) starts a new one.
 //
+// A reconnect is a restarted sidecar: a new run of the backend, with its
+// state and its event numbers starting again. What survives is the client's
+// side: its listeners are subscribed again on the new sidecar, each told of
+// a gap of unknown size (`onGap(null)`, and the client's `ongap`), since the
+// new run cannot know what the old one emitted; a name the backend keeps
+// (`replay = N`, `last`) then starts with the new run's newest kept event, if
+// it has emitted one yet. Calls in flight when the old sidecar died reject
+// with DISCONNECTED; calls made meanwhile go to the new one.
+//
 // Types: declared once, in ipc-stdio.d.ts (and ipc.d.ts); `npm run
 // check:types` checks this file against them (tests/js/tsconfig.impl.json).
 

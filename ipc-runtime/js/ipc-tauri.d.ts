@@ -32,6 +32,12 @@ export interface TauriInternalsOptions extends ConnectOptions {
  * and rejects if it cannot open. Installing again closes the previous
  * connection. The connection becomes ipc.js's default client.
  *
+ * With `options.reconnect`, event listeners survive a reconnect: each is
+ * listened to again on the new connection, resuming after the last event it
+ * saw (the events the backend kept arrive first, in order, once), under the
+ * event id `listen` gave. The shim sets the client's `onstatechange` and
+ * `onnotification` for this: pass yours as options, not on the client.
+ *
  * @param url default: the page's `ws(s)://<host>/ipc`, as ipc.js's `connect`.
  */
 export declare function installTauriInternals(url?: string | URL, options?: TauriInternalsOptions): Promise<IpcClient>;

@@ -33,12 +33,22 @@
 //   lost connection are strings, as Tauri's own are.
 // - Bytes a command returns, and bytes a channel sends, arrive as ArrayBuffers
 //   (as a Tauri raw `Response` does): a copy of the received bytes.
-// - Callback ids are small increasing integers, not random ones.
+// - Callback ids and event ids are small increasing integers, not random ones.
 // - `convertFileSrc` gives Tauri's `asset://localhost/<path>` form, which a
 //   plain browser cannot load; pass `options.convertFileSrc` to map paths to
 //   URLs your server serves.
-// - Event listeners do not survive a reconnect (`options.reconnect`): the
-//   server drops a connection's subscriptions with it.
+// - Event listeners survive a reconnect (pass `options.reconnect`; ipc.js's
+//   default is not to reconnect): the shim listens again on the new
+//   connection with the same handler, resuming after the last event each
+//   listener saw, so the events it missed that the backend kept (names with
+//   `#[event(.., replay = N)]`) arrive first, in order, once. The event ids
+//   `listen` resolved to (and a callback's `event.id`) stay the same: the
+//   shim hands out its own and maps them to the server's, which change with
+//   the connection. Events the backend did not keep are lost; Tauri's API has
+//   no way to say so, but the connection's `ongap` (an option) and
+//   `onnotification` see each `ipc.gap`. For this, the shim sets the client's
+//   `onstatechange` and `onnotification`: pass yours as options rather than
+//   assigning them on the client it returns.
 // - Only the core and event modules are covered: window, webview, menu, path
 //   and plugin commands are sent to the server like any other command.
 // - The connection becomes ipc.js's default client (its module-level `invoke`,
@@ -52,7 +62,7 @@ import { connect, defaultUrl, ErrorCode } from "./ipc.js";
 // internals, the pushes) is described here, as `@tauri-apps/api` expects it.
 
 /**
- * @import { InvokeArgs, IpcClient } from "./ipc.d.ts"
+ * @import { InvokeArgs, IpcClient, StateChangeHandler } from "./ipc.d.ts"
  * @import { TauriInternalsOptions } from "./ipc-tauri.d.ts"
  */
 
@@ -89,6 +99,21 @@ import { connect, defaultUrl, ErrorCode } from "./ipc.js";
  * @property {string} event
  * @property {unknown} payload
  * @property {number} id the event id the subscription's listen returned
+ * @property {number} [seq] the event's sequence number
+ * @property {boolean} [last] whether it is the newest event from before the subscription
+ */
+
+/**
+ * A listener `@tauri-apps/api`'s `listen` made, as the shim keeps it across
+ * connections.
+ * @typedef {object} TauriListener
+ * @property {string} event
+ * @property {unknown} target as `listen` sent it
+ * @property {number} handler its callback id
+ * @property {number | null} serverId its event id on the current connection (null until answered)
+ * @property {number | null} seq the number of the last event it saw: resumed from
+ * @property {string | null} epoch the backend's run `seq` belongs to
+ * @property {boolean} resuming whether its `plugin:event|listen` is in flight
  */
 
 /**
@@ -130,7 +155,7 @@ let installed = null; // { client } of the latest install (client null while con
  * @returns {Promise<IpcClient>}
  */
 export async function installTauriInternals(url, options = {}) {
-  const { label, convertFileSrc, onnotification, ...connectOptions } = options;
+  const { label, convertFileSrc, onnotification, onstatechange, ...connectOptions } = options;
   const target = new URL(String(url ?? defaultUrl()));
   if (label !== undefined) target.searchParams.set("label", String(label));
   const windowLabel = target.searchParams.get("label") ?? "main";
@@ -184,14 +209,25 @@ export async function installTauriInternals(url, options = {}) {
     }
   };
 
-  // ---- the event plugin's bookkeeping: event id -> { event, handler } ----
-  /** @type {Map<number, { event: string, handler: number }>} */
-  const listeners = new Map();
+  // ---- the event plugin's listeners ----
+  // `@tauri-apps/api` holds the event id `listen` resolved to, for unlisten;
+  // the server's id of a listener changes with each connection, so the shim
+  // hands out ids of its own and maps them.
+  /** @type {Map<number, TauriListener>} */
+  const listeners = new Map(); // the shim's event id -> listener
+  /** @type {Map<number, number>} */
+  const byHandler = new Map(); // callback id -> the shim's event id
+  /** @type {Map<number, TauriListener>} */
+  const unregistered = new Map(); // the shim's event id -> listener whose unlisten is still to come
+  let nextEventId = 1;
   /** @type {(event: string, eventId: number) => void} */
   const unregisterListener = (_event, eventId) => {
     const listener = listeners.get(eventId);
     if (!listener) return;
+    // Not listened to again after a reconnect; `plugin:event|unlisten` follows.
     listeners.delete(eventId);
+    unregistered.set(eventId, listener);
+    byHandler.delete(listener.handler);
     unregisterCallback(listener.handler);
   };
 
@@ -203,8 +239,28 @@ export async function installTauriInternals(url, options = {}) {
   const onPush = (method, params) => {
     if (!params || typeof params !== "object") return;
     if (method === "ipc.event" && "handler" in params) {
-      const { handler, event, payload, id } = /** @type {HandlerEventPush} */ (params);
-      push(handler, { event, payload, id });
+      const { handler, event, payload, id, seq, last } = /** @type {HandlerEventPush} */ (params);
+      const eventId = byHandler.get(handler);
+      const listener = eventId === undefined ? undefined : listeners.get(eventId);
+      if (!listener) {
+        push(handler, { event, payload, id }); // not the shim's (or gone: dropped by push)
+        return;
+      }
+      if (typeof seq === "number") {
+        if (listener.seq !== null && seq <= listener.seq) return; // seen already
+        listener.seq = seq;
+      }
+      // The newest event from before listening: Tauri's listen has none.
+      if (last === true) return;
+      push(handler, { event, payload, id: eventId });
+    } else if (method === "ipc.gap") {
+      const { event, lost } = /** @type {{ event: unknown, lost: unknown }} */ (params);
+      // A position from another run (the backend restarted): its numbers
+      // start again, and what it sends next is new.
+      if (lost !== null) return;
+      for (const listener of listeners.values()) {
+        if (listener.resuming && listener.event === event) listener.seq = null;
+      }
     } else if (method === "ipc.channel") {
       const { channel, index, end, message } = /** @type {ChannelPush} */ (params);
       if (end === true) push(channel, { index, end: true });
@@ -212,33 +268,149 @@ export async function installTauriInternals(url, options = {}) {
     }
   };
 
+  // ---- listening on a connection, and again on the next ----
+  /**
+   * Sends `plugin:event|listen` for a listener: the first time with `last`
+   * (whose push it drops) for the position the answer gives, then since the
+   * last event it saw. Resolves once the server has answered.
+   * @param {IpcClient} client
+   * @param {number} eventId the shim's
+   * @param {TauriListener} listener
+   * @returns {Promise<void>}
+   */
+  const subscribe = async (client, eventId, listener) => {
+    const { event, target, handler } = listener;
+    /** @type {Record<string, unknown>} */
+    const params = { event, target, handler };
+    if (listener.seq === null) params.last = true;
+    else {
+      params.since = listener.seq;
+      if (listener.epoch !== null) params.epoch = listener.epoch;
+    }
+    listener.resuming = true;
+    /** @type {unknown} */
+    let answer;
+    try {
+      answer = await client.invoke("plugin:event|listen", params);
+    } finally {
+      listener.resuming = false;
+    }
+    // `{ id, epoch, seq }`; a bare id from a server that keeps no positions.
+    const { id, epoch, seq } = /** @type {{ id?: unknown, epoch?: unknown, seq?: unknown }} */ (
+      answer !== null && typeof answer === "object" ? answer : { id: answer }
+    );
+    if (typeof id !== "number") return;
+    if (listeners.get(eventId) !== listener || client !== live) {
+      // Unlistened meanwhile (or this connection is gone): undo it.
+      if (client === live) client.invoke("plugin:event|unlisten", { event, eventId: id }).catch(() => {});
+      return;
+    }
+    listener.serverId = id;
+    if (typeof epoch === "string") listener.epoch = epoch;
+    if (typeof seq === "number" && (listener.seq === null || seq > listener.seq)) listener.seq = seq;
+  };
+
+  /** @type {IpcClient | null} */
+  let live = null; // the client, once connected
+  /** @type {StateChangeHandler} */
+  const onStateChange = (state, previous) => {
+    if (state !== "open") {
+      // The server dropped the connection's subscriptions.
+      for (const listener of listeners.values()) listener.serverId = null;
+    } else if (previous === "reconnecting" && live) {
+      const client = live;
+      for (const [eventId, listener] of listeners) {
+        subscribe(client, eventId, listener).catch((err) => {
+          if (err && err.code !== ErrorCode.DISCONNECTED) console.error("ipc-tauri: could not listen again to", listener.event, err);
+        });
+      }
+    }
+  };
+
   // ---- invoke ----
   const connecting = connect(target, {
     ...connectOptions,
+    onstatechange(state, previous) {
+      onStateChange(state, previous);
+      if (typeof onstatechange === "function") onstatechange(state, previous);
+    },
     onnotification(method, params) {
       onPush(method, params);
       if (typeof onnotification === "function") onnotification(method, params);
     },
   });
-  connecting.catch(() => {}); // reported through the returned promise and the calls
-  /** @type {TauriInternals["invoke"]} */
-  const invoke = async (cmd, args = {}, _options = undefined) => {
-    const client = await connecting.catch((err) => Promise.reject(err.message));
-    /** @type {unknown} */
-    let result;
+  connecting.then((client) => (live = client), () => {}); // failures: reported through the returned promise and the calls
+
+  /**
+   * Calls the server; rejects as Tauri does: with the command's error value,
+   * or a message string.
+   * @template T
+   * @param {() => Promise<T>} call
+   * @returns {Promise<T>}
+   */
+  const asTauri = async (call) => {
     try {
-      result = await client.invoke(cmd, prepareArgs(args));
+      return await call();
     } catch (thrown) {
       // ipc.js's IpcError, or its TypeError for args it refuses.
       const err = /** @type {{ code?: unknown, message?: unknown, data?: unknown } | null | undefined} */ (thrown);
       if (err && err.code === ErrorCode.COMMAND_ERROR && err.data !== undefined) throw err.data;
       throw err && typeof err.message === "string" ? err.message : String(err);
     }
-    if (cmd === "plugin:event|listen" && args && typeof args === "object") {
-      // As `@tauri-apps/api` sends them; the server answers with the event id.
-      const listen = /** @type {{ event: string, handler: number }} */ (args);
-      listeners.set(/** @type {number} */ (result), { event: listen.event, handler: listen.handler });
+  };
+
+  /**
+   * `plugin:event|listen`, as `@tauri-apps/api`'s `listen` sends it: resolves
+   * to the shim's event id for the new listener.
+   * @param {IpcClient} client
+   * @param {{ event: string, target?: unknown, handler: number }} args
+   * @returns {Promise<number>}
+   */
+  const listen = async (client, args) => {
+    const eventId = nextEventId++;
+    /** @type {TauriListener} */
+    const listener = { event: args.event, target: args.target, handler: args.handler, serverId: null, seq: null, epoch: null, resuming: false };
+    listeners.set(eventId, listener);
+    byHandler.set(args.handler, eventId);
+    try {
+      await asTauri(() => subscribe(client, eventId, listener));
+    } catch (err) {
+      if (listeners.get(eventId) === listener) listeners.delete(eventId);
+      if (byHandler.get(args.handler) === eventId) byHandler.delete(args.handler);
+      throw err;
     }
+    return eventId;
+  };
+
+  /**
+   * `plugin:event|unlisten {event, eventId}` with the shim's event id: unlistens
+   * the server's, if the listener is subscribed on this connection.
+   * @param {IpcClient} client
+   * @param {{ event: string, eventId: number }} args
+   * @returns {Promise<null>}
+   */
+  const unlisten = async (client, args) => {
+    const listener = listeners.get(args.eventId) ?? unregistered.get(args.eventId);
+    unregistered.delete(args.eventId);
+    if (!listener) return null; // unknown, or unlistened already: never an id of the server's
+    if (listeners.get(args.eventId) === listener) {
+      listeners.delete(args.eventId);
+      byHandler.delete(listener.handler);
+    }
+    const serverId = listener.serverId;
+    listener.serverId = null;
+    // Not subscribed now: a (re)subscription in flight undoes itself.
+    if (serverId === null) return null;
+    await asTauri(() => client.invoke("plugin:event|unlisten", { event: listener.event, eventId: serverId }));
+    return null;
+  };
+
+  /** @type {TauriInternals["invoke"]} */
+  const invoke = async (cmd, args = {}, _options = undefined) => {
+    const client = await connecting.catch((err) => Promise.reject(err.message));
+    if (cmd === "plugin:event|listen" && isListen(args)) return listen(client, args);
+    if (cmd === "plugin:event|unlisten" && isUnlisten(args)) return unlisten(client, args);
+    const result = await asTauri(() => client.invoke(cmd, prepareArgs(args)));
     return toArrayBuffer(result);
   };
 
@@ -261,6 +433,28 @@ export async function installTauriInternals(url, options = {}) {
   if (installed === state) state.client = client;
   else client.close(); // installed again meanwhile
   return client;
+}
+
+/**
+ * `plugin:event|listen`'s args as `@tauri-apps/api` sends them.
+ * @param {unknown} args
+ * @returns {args is { event: string, target?: unknown, handler: number }}
+ */
+function isListen(args) {
+  if (args === null || typeof args !== "object") return false;
+  const { event, handler } = /** @type {{ event?: unknown, handler?: unknown }} */ (args);
+  return typeof event === "string" && typeof handler === "number";
+}
+
+/**
+ * `plugin:event|unlisten`'s args as `@tauri-apps/api` sends them.
+ * @param {unknown} args
+ * @returns {args is { event: string, eventId: number }}
+ */
+function isUnlisten(args) {
+  if (args === null || typeof args !== "object") return false;
+  const { event, eventId } = /** @type {{ event?: unknown, eventId?: unknown }} */ (args);
+  return typeof event === "string" && typeof eventId === "number";
 }
 
 /**

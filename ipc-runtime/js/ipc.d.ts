@@ -66,6 +66,29 @@ export interface IpcEvent<T = any> {
 /** Removes a listener; calling it again does nothing. */
 export type UnlistenFn = () => Promise<void>;
 
+/** Options of `listen` and `once`. */
+export interface ListenOptions {
+  /**
+   * Start with the newest event of the name from before listening, if there
+   * is one: the one the backend keeps (names it keeps events of: `#[event(..,
+   * replay = N)]`, `#[event(.., last)]`), or the newest this client already
+   * received for another listener. Then the live ones, with no gap and no
+   * duplicate in between. The callback may run before `listen` resolves.
+   * Default false: only events from after the subscription.
+   */
+  last?: boolean;
+  /**
+   * Called when events of the name were missed, before the events that come
+   * after them: `lost` of them, or null when the number is unknown (the
+   * backend restarted, or resuming from further back than it remembers).
+   * Happens when a reconnect resumes past what the backend keeps.
+   */
+  onGap?: ((lost: number | null) => void) | null;
+}
+
+/** Told of each gap notice: events of `event` were missed, `lost` of them (null: unknown). */
+export type GapHandler = (event: string, lost: number | null) => void;
+
 /** Who receives an emitted event (docs/protocol.md, "Event targets"). */
 export type EmitTarget = "all" | "backend" | { client: number } | { label: string };
 
@@ -90,11 +113,21 @@ export interface EmitOptions {
   target?: EmitTarget;
 }
 
+/**
+ * How to reconnect. A setting that is missing, not a finite number, negative
+ * (or, for `jitter`, above 1) takes its default.
+ */
 export interface ReconnectOptions {
-  /** First delay before reconnecting, doubled after each failed attempt. Default 500. */
+  /** First delay before reconnecting (ms; less than 1 is taken as 1), doubled after each failed attempt. Default 500. */
   delayMs?: number;
-  /** Upper bound of the delay. Default 10000. */
+  /** Upper bound of the delay (ms); it also caps `delayMs`. Default 10000. */
   maxDelayMs?: number;
+  /**
+   * The random part of each delay, from 0 to 1: a delay `d` becomes a value
+   * between `d * (1 - jitter)` and `d`, so that clients cut off together do
+   * not all come back at once. Default 0.5.
+   */
+  jitter?: number;
 }
 
 /**
@@ -102,7 +135,11 @@ export interface ReconnectOptions {
  * WebSocket interface ipc.js uses. Events: "open" once it is usable;
  * "message" with `data` (a JSON-RPC message: a string, or a binary frame as
  * an ArrayBuffer or a view); "close" with `code` and `reason`, once, also when
- * it never opened; "error" (always followed by "close").
+ * it never opened; "error", with an `error` or `message` saying why if it
+ * can. The client takes the first "close" or "error" as the end of the socket
+ * (Node 20's WebSocket reports a refused connection with an "error" alone),
+ * and one that has not opened within `openTimeout` as failed: it calls
+ * `close()` on a socket it gives up on, which may then do nothing.
  */
 export interface TransportSocket {
   addEventListener(type: "open" | "error", listener: (event: Event) => void): void;
@@ -138,11 +175,20 @@ export interface ConnectOptions {
   /** Default timeout in ms of every call (invoke, listen, emit); default none. */
   timeout?: number;
   /**
-   * Reconnect with backoff when an open connection closes (default false). Calls
-   * in flight when it closes reject with DISCONNECTED; calls made while
-   * reconnecting wait for the new socket (or their timeout); events still
-   * listened to are subscribed again once it is back. Not used for the first
-   * connection: `connect` rejects if that one cannot open.
+   * How long each attempt to open a socket may take (ms) before it counts as
+   * failed; 0 for no limit. Default 10000. The first attempt then rejects
+   * `connect`; a reconnect attempt is followed by the next one.
+   */
+  openTimeout?: number;
+  /**
+   * Reconnect with backoff when an open connection closes (default false):
+   * the client keeps trying, with `delayMs` doubled after each failed attempt
+   * up to `maxDelayMs` (less a random `jitter`), until a socket opens or the
+   * client is closed; `state` is "reconnecting" meanwhile. Calls in flight
+   * when it closes reject with DISCONNECTED; calls made while reconnecting
+   * wait for the new socket (or their timeout); events still listened to are
+   * subscribed again once it is back. Not used for the first connection:
+   * `connect` rejects if that one cannot open.
    */
   reconnect?: boolean | ReconnectOptions;
   /**
@@ -153,6 +199,8 @@ export interface ConnectOptions {
   protocols?: string | string[];
   /** Set as the client's `onstatechange` before it starts connecting. */
   onstatechange?: StateChangeHandler | null;
+  /** Set as the client's `ongap` before it starts connecting. */
+  ongap?: GapHandler | null;
   /** Set as the client's `onnotification` before it starts connecting. */
   onnotification?: NotificationHandler | null;
 }
@@ -207,6 +255,11 @@ export declare class IpcClient {
   readonly state: ConnectionState;
   /** Called whenever `state` changes. */
   onstatechange: StateChangeHandler | null;
+  /**
+   * Called with `(event, lost)` for every gap notice the server sends (events
+   * of that name were missed), after the listeners' own `onGap`.
+   */
+  ongap: GapHandler | null;
   /** Called with every notification the server pushes, after the client has handled it. */
   onnotification: NotificationHandler | null;
 
@@ -219,11 +272,15 @@ export declare class IpcClient {
   invoke<T = any>(cmd: string, args?: InvokeArgs, options?: InvokeOptions): Promise<T>;
   /**
    * Subscribes `cb` to an event. Resolves once the server has confirmed the
-   * subscription, so no event emitted afterwards is missed.
+   * subscription, so no event emitted afterwards is missed. The listener
+   * stays across reconnects: the client resumes after the last event it saw
+   * of the name, and the events it missed (those the backend keeps) come
+   * first, in order, once; `options.onGap` is told of the ones it lost.
+   * With `options.last`, the newest event from before listening comes first.
    */
-  listen<T = any>(event: string, cb: (event: IpcEvent<T>) => void): Promise<UnlistenFn>;
+  listen<T = any>(event: string, cb: (event: IpcEvent<T>) => void, options?: ListenOptions): Promise<UnlistenFn>;
   /** Like {@link IpcClient.listen}, but `cb` runs at most once. */
-  once<T = any>(event: string, cb: (event: IpcEvent<T>) => void): Promise<UnlistenFn>;
+  once<T = any>(event: string, cb: (event: IpcEvent<T>) => void, options?: ListenOptions): Promise<UnlistenFn>;
   /** Emits an event; resolves once the server has dispatched it. */
   emit(event: string, payload?: unknown, options?: EmitOptions): Promise<void>;
   /** Closes the connection for good; pending calls reject with DISCONNECTED. */
@@ -258,8 +315,8 @@ export declare function defaultUrl(): string;
 /** {@link IpcClient.invoke} on the default client; rejects if `connect()` has not succeeded yet. */
 export declare function invoke<T = any>(cmd: string, args?: InvokeArgs, options?: InvokeOptions): Promise<T>;
 /** {@link IpcClient.listen} on the default client; rejects if `connect()` has not succeeded yet. */
-export declare function listen<T = any>(event: string, cb: (event: IpcEvent<T>) => void): Promise<UnlistenFn>;
+export declare function listen<T = any>(event: string, cb: (event: IpcEvent<T>) => void, options?: ListenOptions): Promise<UnlistenFn>;
 /** {@link IpcClient.once} on the default client; rejects if `connect()` has not succeeded yet. */
-export declare function once<T = any>(event: string, cb: (event: IpcEvent<T>) => void): Promise<UnlistenFn>;
+export declare function once<T = any>(event: string, cb: (event: IpcEvent<T>) => void, options?: ListenOptions): Promise<UnlistenFn>;
 /** {@link IpcClient.emit} on the default client; rejects if `connect()` has not succeeded yet. */
 export declare function emit(event: string, payload?: unknown, options?: EmitOptions): Promise<void>;

@@ -13,9 +13,34 @@
 //
 // Connection state: `client.state` is "connecting" | "open" | "reconnecting" |
 // "closed"; set `client.onstatechange = (state, previous) => ...` (one callback,
-// or pass `onstatechange` to connect()) to follow it. With `reconnect`, calls made
-// while reconnecting wait for the new socket; calls in flight when a socket
-// closes reject with DISCONNECTED; listeners are subscribed again.
+// or pass `onstatechange` to connect()) to follow it. With `reconnect`, a client
+// whose connection drops keeps trying until a socket opens or it is closed:
+// `delayMs` apart, doubled after each failed attempt up to `maxDelayMs`, each
+// delay shortened by a random part (`jitter`); an attempt that has not opened
+// within `openTimeout` counts as failed. Calls made while reconnecting wait for
+// the new socket (or their timeout); calls in flight when a socket closes
+// reject with DISCONNECTED; listeners are subscribed again.
+//
+// Events across reconnects (docs/protocol.md, "Resuming after a reconnect"):
+// for each event name it listens to, the client keeps the number (`seq`) of
+// the last event it saw and the run of the backend it came from (`epoch`).
+// After a reconnect it subscribes again from there, and the events it missed
+// that the backend kept (names configured with `replay = N` or `last`) arrive
+// first, in order, each once (a push at or below the last number seen is
+// dropped). When some are lost (past the backend's buffer, or a backend that
+// restarted, whose numbers start again), each listener's `onGap(lost)` and the
+// client's `ongap(event, lost)` are told, `lost` null when unknown. Names the
+// backend keeps nothing of lose the events of the time disconnected.
+//
+//   await listen("todos:changed", (e) => render(e.payload), {
+//     last: true,                                 // start with the newest one, if any
+//     onGap: (lost) => console.warn(`${lost ?? "some"} changes missed`),
+//   });
+//
+// `last: true` starts the listener with the newest event of the name from
+// before it listened (the backend's newest kept one, or the newest this client
+// received for another listener), then the live ones, with no gap and no
+// duplicate in between: the cure for "emitted before the page listened".
 //
 // Binary data: the client offers the subprotocol `ipc.v1`, so commands returning
 // bytes (and channels' `send_bytes`) arrive as `Uint8Array`s, views into the
@@ -53,7 +78,7 @@
 /**
  * @import {
  *   BinaryData, ConnectionState, ConnectOptions, EmitOptions, InvokeArgs, InvokeOptions, IpcEvent,
- *   NotificationHandler, ReconnectOptions, StateChangeHandler, Transport, TransportConnectOptions,
+ *   GapHandler, ListenOptions, NotificationHandler, ReconnectOptions, StateChangeHandler, Transport, TransportConnectOptions,
  *   TransportSocket, UnlistenFn,
  * } from "./ipc.d.ts"
  */
@@ -100,7 +125,43 @@ export class IpcError extends Error {
 }
 
 const START = Symbol("start"); // keeps IpcClient's start private to this module
-const DEFAULT_BACKOFF = { delayMs: 500, maxDelayMs: 10_000 };
+/** The reconnect settings used for what `reconnect: true` (or an object) leaves out or gets wrong. */
+const DEFAULT_BACKOFF = Object.freeze({ delayMs: 500, maxDelayMs: 10_000, jitter: 0.5 });
+/** How long an attempt to open a socket may take, by default (ms). */
+const DEFAULT_OPEN_TIMEOUT = 10_000;
+/** The longest delay setTimeout honours (2^31 - 1 ms); a longer one fires at once. */
+const MAX_TIMER = 2_147_483_647;
+
+/**
+ * A duration option (ms): a finite number from 0 up, raised to `min` and
+ * lowered to MAX_TIMER; anything else (`undefined`, NaN, Infinity, a string,
+ * a negative number) is `fallback`, so it never reaches a timer.
+ * @param {unknown} value
+ * @param {number} fallback
+ * @param {number} [min]
+ * @returns {number}
+ */
+function msOption(value, fallback, min = 0) {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) return fallback;
+  return Math.min(Math.max(value, min), MAX_TIMER);
+}
+
+/**
+ * The reconnect settings, checked: null when reconnecting is off. Each
+ * setting that is missing or not a usable number takes its default; the first
+ * delay is at least 1 ms and at most the cap.
+ * @param {boolean | ReconnectOptions | undefined} option
+ * @returns {Required<ReconnectOptions> | null}
+ */
+function backoffOf(option) {
+  if (!option) return null;
+  /** @type {ReconnectOptions} */
+  const given = typeof option === "object" ? option : {};
+  const maxDelayMs = msOption(given.maxDelayMs, DEFAULT_BACKOFF.maxDelayMs, 1);
+  const delayMs = Math.min(msOption(given.delayMs, DEFAULT_BACKOFF.delayMs, 1), maxDelayMs);
+  const jitter = typeof given.jitter === "number" && given.jitter >= 0 && given.jitter <= 1 ? given.jitter : DEFAULT_BACKOFF.jitter;
+  return { delayMs, maxDelayMs, jitter };
+}
 
 /**
  * Reports an error nobody awaits (e.g. thrown by a user callback) without breaking the client.
@@ -400,6 +461,16 @@ function storedSessionKey() {
  * @property {string} event
  * @property {unknown} payload
  * @property {number} source the emitter's client id, 0 for the backend
+ * @property {number} [seq] its sequence number (per run of the backend, increasing per name)
+ * @property {boolean} [last] whether it is the newest event from before the subscription
+ */
+
+/**
+ * The params of an `ipc.gap` push: events of `event` were missed, `lost` of
+ * them (null: unknown).
+ * @typedef {object} GapPush
+ * @property {string} event
+ * @property {number | null} lost
  */
 
 /**
@@ -649,6 +720,30 @@ function checkTransport(transport) {
  * @typedef {object} Listener
  * @property {(event: IpcEvent<unknown>) => void} cb
  * @property {boolean} once
+ * @property {boolean} last whether it asked for the newest event from before it listened
+ * @property {((lost: number | null) => void) | null} onGap
+ */
+
+/**
+ * What the client holds for one event name it listens to: its listeners, its
+ * subscription on the current connection, and where it is in the name's
+ * stream of events (docs/protocol.md, "Resuming after a reconnect").
+ * @typedef {object} Topic
+ * @property {Set<Listener>} listeners
+ * @property {Promise<void> | null} sub this connection's `ipc.listen`, in
+ *   flight or done; null when not subscribed (a new connection, or before the
+ *   first listener)
+ * @property {boolean} live whether pushes of the name are this topic's: its
+ *   `ipc.listen` went out (false while an `ipc.unlisten` of an earlier topic
+ *   of the same name is still answered by pushes)
+ * @property {boolean} awaiting whether its `ipc.listen` is sent and not yet
+ *   answered: the time the server sends what it missed, and gap notices
+ * @property {number | null} seq the number of the last event seen, or that
+ *   the subscription's answer gave: resumed from, and pushes at or below it
+ *   are duplicates
+ * @property {string | null} epoch the run of the backend `seq` belongs to
+ * @property {IpcEvent<unknown> | null} newest the newest event received, for
+ *   a later listener that asks for the last value
  */
 
 /**
@@ -656,7 +751,8 @@ function checkTransport(transport) {
  *
  * `state` is "connecting" | "open" | "reconnecting" | "closed". Assign
  * `onstatechange = (state, previous) => ...` (or pass `onstatechange` to
- * `connect`) to be told when it changes, and `onnotification = (method,
+ * `connect`) to be told when it changes, `ongap = (event, lost) => ...` to be
+ * told of events missed across a reconnect, and `onnotification = (method,
  * params) => ...` to see every notification the server pushes.
  */
 export class IpcClient {
@@ -670,7 +766,9 @@ export class IpcClient {
   #timeout;
   /** @type {Required<ReconnectOptions> | null} */
   #backoff; // null when reconnect is off
-  #delay = 0;
+  #attempts = 0; // failed attempts to reopen since the last open socket
+  /** @type {number} */
+  #openTimeout; // ms an attempt may take to open; 0: no limit
   /** @type {TransportSocket | null} */
   #socket = null;
   /** @type {ConnectionState} */
@@ -680,14 +778,14 @@ export class IpcClient {
   #pending = new Map(); // request id -> { method, resolve, reject, sent, channels, cleanup }
   /** @type {Array<[number, string | Uint8Array]>} */
   #outbox = []; // [id, data] of requests made while not open, sent on (re)open
-  /** @type {Map<string, Set<Listener>>} */
-  #callbacks = new Map(); // event name -> Set of { cb, once }
-  /** @type {Map<string, Promise<unknown>>} */
-  #subs = new Map(); // event name -> Promise of this connection's `ipc.listen`
+  /** @type {Map<string, Topic>} */
+  #topics = new Map(); // event name -> its listeners, subscription and position
   /** @type {Map<string, Promise<void>>} */
   #unsubs = new Map(); // event name -> Promise of an `ipc.unlisten` in flight
   /** @type {ReturnType<typeof setTimeout> | undefined} */
-  #retryTimer;
+  #retryTimer; // the next attempt to reopen
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  #openTimer; // the current attempt's open timeout
   /** @type {{ resolve: () => void, reject: (err: IpcError) => void } | null} */
   #openWaiter = null; // { resolve, reject } of the first open
 
@@ -696,6 +794,14 @@ export class IpcClient {
    * @type {StateChangeHandler | null}
    */
   onstatechange = null;
+
+  /**
+   * Called with `(event, lost)` for every gap notice (`ipc.gap`): events of
+   * that name were missed, `lost` of them (null: unknown, e.g. the backend
+   * restarted). After the listeners' own `onGap`.
+   * @type {GapHandler | null}
+   */
+  ongap = null;
 
   /**
    * Called with `(method, params)` for every notification the server pushes
@@ -714,10 +820,11 @@ export class IpcClient {
     this.#transport = transport;
     this.#binary = transport.binary === true;
     this.#describe = String(transport.describe ?? "a custom transport");
-    this.#timeout = options.timeout ?? 0;
-    const r = options.reconnect;
-    this.#backoff = r ? { ...DEFAULT_BACKOFF, ...(typeof r === "object" ? r : {}) } : null;
+    this.#timeout = msOption(options.timeout, 0);
+    this.#openTimeout = msOption(options.openTimeout, DEFAULT_OPEN_TIMEOUT);
+    this.#backoff = backoffOf(options.reconnect);
     this.onstatechange = options.onstatechange ?? null;
+    this.ongap = options.ongap ?? null;
     this.onnotification = options.onnotification ?? null;
   }
 
@@ -766,14 +873,21 @@ export class IpcClient {
 
   /**
    * Subscribes to an event. Resolves once the server has confirmed the
-   * subscription, so no event emitted afterwards is missed.
+   * subscription, so no event emitted afterwards is missed. The listener
+   * stays across reconnects: the client resumes where it was, and gets the
+   * events it missed first (when the backend keeps that name's events).
    * @template [T=any] the payload's type, on the caller's word.
    * @param {string} event
    * @param {(event: IpcEvent<T>) => void} cb
+   * @param {ListenOptions} [options] `last`: start with the newest event of
+   *   the name from before listening, if the backend keeps one (or this
+   *   client received one): `cb` may then run before the promise resolves.
+   *   `onGap(lost)`: told when events of the name were missed, `lost` of them
+   *   (null: unknown).
    * @returns {Promise<UnlistenFn>} `unlisten`, idempotent.
    */
-  listen(event, cb) {
-    return this.#addListener(event, cb, false);
+  listen(event, cb, options) {
+    return this.#addListener(event, cb, false, options);
   }
 
   /**
@@ -781,10 +895,11 @@ export class IpcClient {
    * @template [T=any]
    * @param {string} event
    * @param {(event: IpcEvent<T>) => void} cb
+   * @param {ListenOptions} [options] as for `listen`.
    * @returns {Promise<UnlistenFn>}
    */
-  once(event, cb) {
-    return this.#addListener(event, cb, true);
+  once(event, cb, options) {
+    return this.#addListener(event, cb, true, options);
   }
 
   /**
@@ -803,6 +918,7 @@ export class IpcClient {
   close() {
     if (this.#state === "closed") return;
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#openTimer);
     const socket = this.#socket;
     this.#socket = null;
     this.#setState("closed");
@@ -942,16 +1058,25 @@ export class IpcClient {
    * @param {string} event
    * @param {(event: IpcEvent<T>) => void} cb
    * @param {boolean} once
+   * @param {ListenOptions | undefined} options
    * @returns {Promise<UnlistenFn>}
    */
-  async #addListener(event, cb, once) {
+  async #addListener(event, cb, once, options) {
     if (typeof cb !== "function") throw new TypeError("ipc: the listener must be a function");
-    let set = this.#callbacks.get(event);
-    if (!set) this.#callbacks.set(event, (set = new Set()));
+    const { last = false, onGap = null } = options ?? {};
+    if (onGap !== null && typeof onGap !== "function") throw new TypeError("ipc: onGap must be a function");
+    let topic = this.#topics.get(event);
+    if (!topic) {
+      topic = { listeners: new Set(), sub: null, live: false, awaiting: false, seq: null, epoch: null, newest: null };
+      this.#topics.set(event, topic);
+    }
     // The payloads are T on the listener's word: the server's are unknown.
     /** @type {Listener} */
-    const entry = { cb: /** @type {(event: IpcEvent<unknown>) => void} */ (cb), once };
-    set.add(entry); // before subscribing, so a concurrent unlisten keeps the subscription
+    const entry = { cb: /** @type {(event: IpcEvent<unknown>) => void} */ (cb), once, last: last === true, onGap };
+    topic.listeners.add(entry); // before subscribing, so a concurrent unlisten keeps the subscription
+    // The newest event this client has: what the server would give a new
+    // subscription, and every later one reaches this listener too.
+    if (entry.last && topic.newest) this.#call(event, entry, topic.newest);
     try {
       await this.#subscribe(event);
     } catch (err) {
@@ -964,20 +1089,69 @@ export class IpcClient {
   /**
    * Subscribes this connection to `event`, once: resolves when the server has.
    * @param {string} event
-   * @returns {Promise<unknown>}
+   * @returns {Promise<void>}
    */
   #subscribe(event) {
-    let sub = this.#subs.get(event);
-    if (!sub) {
+    const topic = this.#topics.get(event);
+    if (!topic) return Promise.resolve(); // every listener went meanwhile
+    if (!topic.sub) {
       // Wait for an `ipc.unlisten` of the same name in flight: requests run concurrently.
       const prior = this.#unsubs.get(event) ?? Promise.resolve();
-      sub = prior.then(() => this.#request("ipc.listen", { event }));
-      this.#subs.set(event, sub);
+      /** @type {Promise<void>} */
+      const sub = prior
+        .then(() => {
+          if (topic.sub !== sub) return undefined; // superseded: the connection closed meanwhile
+          topic.live = true;
+          topic.awaiting = true;
+          return this.#request("ipc.listen", this.#listenParams(event, topic));
+        })
+        .then(
+          (answer) => {
+            if (topic.sub !== sub) return;
+            topic.awaiting = false;
+            this.#subscribed(topic, answer);
+          },
+          (err) => {
+            if (topic.sub === sub) topic.awaiting = false;
+            throw err;
+          },
+        );
+      topic.sub = sub;
       sub.catch(() => {
-        if (this.#subs.get(event) === sub) this.#subs.delete(event);
+        if (topic.sub === sub) topic.sub = null;
       });
     }
-    return sub;
+    return topic.sub;
+  }
+
+  /**
+   * What `ipc.listen` asks for: to resume after the last event seen (of the
+   * run it belongs to), or, the first time, to start with the newest kept
+   * event (kept for listeners that ask for it; the answer then says the run
+   * and the position, which a later resume needs).
+   * @param {string} event
+   * @param {Topic} topic
+   * @returns {{ event: string, since?: number, epoch?: string, last?: true }}
+   */
+  #listenParams(event, topic) {
+    if (topic.seq === null) return { event, last: true };
+    // Without the run (a server that does not say it), the server takes the
+    // position as unknown: a gap notice, then its newest event.
+    return topic.epoch === null ? { event, since: topic.seq } : { event, since: topic.seq, epoch: topic.epoch };
+  }
+
+  /**
+   * The answer to `ipc.listen`: `{ id, epoch, seq }`, or a bare id from a
+   * server that keeps no positions.
+   * @param {Topic} topic
+   * @param {unknown} answer
+   */
+  #subscribed(topic, answer) {
+    if (!answer || typeof answer !== "object") return;
+    const { epoch, seq } = /** @type {{ epoch?: unknown, seq?: unknown }} */ (answer);
+    if (typeof epoch === "string") topic.epoch = epoch;
+    // Every event delivered before the answer is at or below `seq`, every later one above it.
+    if (typeof seq === "number" && (topic.seq === null || seq > topic.seq)) topic.seq = seq;
   }
 
   /**
@@ -986,12 +1160,14 @@ export class IpcClient {
    * @returns {Promise<void>}
    */
   async #removeListener(event, entry) {
-    const set = this.#callbacks.get(event);
-    if (!set || !set.delete(entry) || set.size > 0) return;
-    this.#callbacks.delete(event);
-    const sub = this.#subs.get(event);
-    this.#subs.delete(event);
-    // #subs only holds subscriptions of the current (or next) connection.
+    const topic = this.#topics.get(event);
+    if (!topic || !topic.listeners.delete(entry) || topic.listeners.size > 0) return;
+    this.#topics.delete(event);
+    const sub = topic.sub;
+    topic.sub = null;
+    topic.live = false;
+    topic.awaiting = false;
+    // A topic's sub is a subscription of the current (or next) connection.
     if (!sub || this.#state === "closed") return;
     const unsub = sub.then(
       () => this.#request("ipc.unlisten", { event }),
@@ -1007,15 +1183,53 @@ export class IpcClient {
     // A push carrying `handler` belongs to a `plugin:event|listen` subscription (ipc-tauri.js).
     if (!params || typeof params !== "object" || "handler" in params) return;
     const push = /** @type {EventPush} */ (params); // as the protocol has it; unchecked, like the payload
-    const set = this.#callbacks.get(push.event);
-    if (!set) return;
+    const topic = this.#topics.get(push.event);
+    if (!topic || !topic.live) return;
+    if (typeof push.seq === "number") {
+      if (topic.seq !== null && push.seq <= topic.seq) return; // seen already: in order, once
+      topic.seq = push.seq;
+    }
     /** @type {IpcEvent<unknown>} */
     const event = { event: push.event, payload: push.payload, source: push.source };
-    for (const entry of [...set]) {
-      if (!set.has(entry)) continue; // removed by an earlier callback
-      if (entry.once) this.#removeListener(push.event, entry);
-      safely(entry.cb, event);
+    topic.newest = event;
+    // The newest event from before the subscription: only for those that asked.
+    const starting = push.last === true;
+    for (const entry of [...topic.listeners]) {
+      if (!topic.listeners.has(entry)) continue; // removed by an earlier callback
+      if (starting && !entry.last) continue;
+      this.#call(push.event, entry, event);
     }
+  }
+
+  /**
+   * Runs a listener (and removes it first if it runs once).
+   * @param {string} name
+   * @param {Listener} entry
+   * @param {IpcEvent<unknown>} event
+   */
+  #call(name, entry, event) {
+    if (entry.once) this.#removeListener(name, entry);
+    safely(entry.cb, event);
+  }
+
+  /** @param {unknown} params an `ipc.gap` push's */
+  #gap(params) {
+    if (!params || typeof params !== "object") return;
+    const { event, lost } = /** @type {GapPush} */ (params);
+    if (typeof event !== "string") return;
+    const count = typeof lost === "number" ? lost : null;
+    const topic = this.#topics.get(event);
+    // A notice comes before the answer to a subscription that resumes (one
+    // of ipc-tauri.js's, if this client has none waiting for its answer).
+    if (topic?.awaiting) {
+      // Unknown: the position may be from another run, whose numbers say
+      // nothing of this one's; what the server sends next is new.
+      if (count === null) topic.seq = null;
+      for (const entry of [...topic.listeners]) {
+        if (topic.listeners.has(entry) && entry.onGap) safely(entry.onGap, count);
+      }
+    }
+    if (typeof this.ongap === "function") safely(this.ongap, event, count);
   }
 
   // ---- channels ----
@@ -1046,6 +1260,12 @@ export class IpcClient {
     if (typeof this.onstatechange === "function") safely(this.onstatechange, state, previous);
   }
 
+  /**
+   * One attempt to open a socket. It ends in "open", or in a call to
+   * #onClose: when the socket closes, when it reports an error (a socket
+   * that never opened may report only that: Node 20's WebSocket does, for a
+   * refused connection), or when it has not opened within the open timeout.
+   */
   #openSocket() {
     /** @type {TransportSocket} */
     let socket;
@@ -1060,27 +1280,40 @@ export class IpcClient {
     }
     this.#socket = socket;
     let opened = false;
+    /** @param {{ code: number, reason: string }} ev */
+    const ended = (ev) => {
+      if (socket !== this.#socket) return; // an abandoned attempt, or already ended
+      this.#onClose(opened ? socket : null, ev);
+      if (!opened) abandon(socket);
+    };
+    if (this.#openTimeout > 0) {
+      const ms = this.#openTimeout;
+      this.#openTimer = setTimeout(() => ended({ code: 0, reason: `it did not open within ${ms} ms` }), ms);
+    }
     socket.addEventListener("open", () => {
+      if (socket !== this.#socket) return;
       opened = true;
-      if (socket === this.#socket) this.#onOpen();
+      clearTimeout(this.#openTimer);
+      this.#onOpen();
     });
     socket.addEventListener("message", (ev) => {
       if (socket === this.#socket) this.#onMessage(ev.data);
     });
-    socket.addEventListener("close", (ev) => {
-      if (socket === this.#socket) this.#onClose(opened ? socket : null, ev);
-    });
-    socket.addEventListener("error", () => {}); // always followed by "close"
+    socket.addEventListener("close", (ev) => ended({ code: ev.code, reason: ev.reason }));
+    // Usually followed by "close", but not always: the error is the end.
+    socket.addEventListener("error", (ev) => ended({ code: 1006, reason: errorReason(ev) }));
   }
 
   #onOpen() {
-    this.#delay = 0;
+    this.#attempts = 0;
     this.#setState("open");
     this.#openWaiter?.resolve();
     this.#openWaiter = null;
-    // Events still listened to locally were subscribed on a previous connection.
-    for (const event of this.#callbacks.keys()) {
-      if (this.#subs.has(event)) continue; // listened to while reconnecting: already queued
+    // Events still listened to locally were subscribed on a previous
+    // connection: resume them (those listened to while reconnecting are
+    // already queued).
+    for (const [event, topic] of this.#topics) {
+      if (topic.sub) continue;
       this.#subscribe(event).catch((err) => err.code === ErrorCode.DISCONNECTED || report(err));
     }
     const outbox = this.#outbox;
@@ -1108,6 +1341,7 @@ export class IpcClient {
       if (typeof m.method === "string") {
         if (m.method === "ipc.event") this.#dispatch(m.params);
         else if (m.method === "ipc.channel") this.#deliver(m.params);
+        else if (m.method === "ipc.gap") this.#gap(m.params);
         if (typeof this.onnotification === "function") safely(this.onnotification, m.method, m.params);
         continue;
       }
@@ -1127,6 +1361,7 @@ export class IpcClient {
    */
   #onClose(socket, ev) {
     this.#socket = null;
+    clearTimeout(this.#openTimer);
     if (this.#state === "closed") return;
     const detail = `code ${ev.code}${ev.reason ? `, ${ev.reason}` : ""}`;
     if (this.#openWaiter) {
@@ -1136,7 +1371,12 @@ export class IpcClient {
       return;
     }
     if (socket) {
-      this.#subs.clear(); // the server dropped this connection's subscriptions
+      // The server dropped this connection's subscriptions; each topic keeps its position.
+      for (const topic of this.#topics.values()) {
+        topic.sub = null;
+        topic.live = false;
+        topic.awaiting = false;
+      }
       this.#unsubs.clear();
     }
     const why = `the connection to ${this.#describe} closed (${detail})`;
@@ -1146,12 +1386,50 @@ export class IpcClient {
       this.#dropChannels(false, why);
       return;
     }
-    this.#failPending((e) => e.sent, `${why} before the response arrived`);
-    this.#dropChannels(true, why);
-    this.#setState("reconnecting");
-    const { delayMs, maxDelayMs } = this.#backoff;
-    this.#delay = this.#delay === 0 ? delayMs : Math.min(this.#delay * 2, maxDelayMs);
-    this.#retryTimer = setTimeout(() => this.#openSocket(), this.#delay);
+    if (socket) {
+      this.#failPending((e) => e.sent, `${why} before the response arrived`);
+      this.#dropChannels(true, why);
+      this.#setState("reconnecting");
+    }
+    // Another attempt, and after it another, until one opens or close() is called.
+    this.#retryTimer = setTimeout(() => this.#openSocket(), this.#nextDelay());
+  }
+
+  /**
+   * The wait before the next attempt: the first delay, doubled after each
+   * failed attempt up to the cap, less a random part of it (`jitter`), so
+   * that clients cut off together do not all come back at the same moment.
+   * @returns {number}
+   */
+  #nextDelay() {
+    const { delayMs, maxDelayMs, jitter } = /** @type {Required<ReconnectOptions>} */ (this.#backoff);
+    const full = Math.min(maxDelayMs, delayMs * 2 ** Math.min(this.#attempts, 31));
+    this.#attempts++;
+    return Math.round(full * (1 - jitter * Math.random()));
+  }
+}
+
+/**
+ * What an "error" event says went wrong, if anything: `ws`, Node's WebSocket
+ * and ipc-stdio.js give an `error` or a `message`; a browser gives neither.
+ * @param {Event} ev
+ * @returns {string}
+ */
+function errorReason(ev) {
+  const { error, message } = /** @type {{ error?: unknown, message?: unknown }} */ (ev);
+  if (error !== undefined && error !== null) return messageOf(error);
+  return typeof message === "string" ? message : "";
+}
+
+/**
+ * Closes a socket given up on before it opened; it may throw, or already be closed.
+ * @param {TransportSocket} socket
+ */
+function abandon(socket) {
+  try {
+    socket.close();
+  } catch {
+    // nothing to close
   }
 }
 
@@ -1212,11 +1490,12 @@ let defaultClient = null;
  *   `ws(s)://<page host>/ipc`, with the page's `?token=` query parameter
  *   forwarded.
  * @param {ConnectOptions} [options] `WebSocket` constructor (default globalThis.WebSocket),
- *   `timeout` (default invoke timeout in ms, default none), `reconnect`
- *   (boolean or `{ delayMs, maxDelayMs }`, default false), `protocols`
+ *   `timeout` (default invoke timeout in ms, default none), `openTimeout`
+ *   (ms each attempt to open may take, default 10000), `reconnect`
+ *   (boolean or `{ delayMs, maxDelayMs, jitter }`, default false), `protocols`
  *   (default `["ipc.v1"]`, which asks for binary frames; `[]` for plain
  *   JSON-RPC, bytes then arrive as arrays of numbers), `onstatechange`,
- *   `onnotification`.
+ *   `ongap`, `onnotification`.
  * @returns {Promise<IpcClient>}
  */
 /**
@@ -1266,16 +1545,16 @@ export async function invoke(cmd, args, options) {
  * {@link IpcClient#listen} on the default client (the latest `connect()`).
  * @type {IpcClient["listen"]}
  */
-export async function listen(event, cb) {
-  return current().listen(event, cb);
+export async function listen(event, cb, options) {
+  return current().listen(event, cb, options);
 }
 
 /**
  * {@link IpcClient#once} on the default client (the latest `connect()`).
  * @type {IpcClient["once"]}
  */
-export async function once(event, cb) {
-  return current().once(event, cb);
+export async function once(event, cb, options) {
+  return current().once(event, cb, options);
 }
 
 /**

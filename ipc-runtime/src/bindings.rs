@@ -394,7 +394,10 @@ impl<'m> Renderer<'m> {
         out.push_str(
             "\n// ---- Events ----\n\
              // `listen` and `once` resolve, once the server has confirmed the\n\
-             // subscription, to a function that removes the listener.\n\
+             // subscription, to a function that removes the listener. Options:\n\
+             // `last` starts with the newest event from before listening (if the\n\
+             // backend keeps the name's events, or this client has one), and\n\
+             // `onGap(lost)` is told of events missed while reconnecting.\n\
              \nexport const events = {\n",
         );
         for (event, name) in self.model.events.iter().zip(&self.event_names) {
@@ -411,13 +414,13 @@ impl<'m> Renderer<'m> {
                 if ts {
                     let _ = writeln!(
                         out,
-                        "    {method}(cb: (event: {IPC}.IpcEvent<{payload}>) => void): Promise<{IPC}.UnlistenFn> {{\n      \
-                         return {IPC}.{method}<{payload}>({wire}, cb);\n    }},"
+                        "    {method}(cb: (event: {IPC}.IpcEvent<{payload}>) => void, options?: {IPC}.ListenOptions): Promise<{IPC}.UnlistenFn> {{\n      \
+                         return {IPC}.{method}<{payload}>({wire}, cb, options);\n    }},"
                     );
                 } else {
                     let _ = writeln!(
                         out,
-                        "    {method}(cb) {{\n      return {IPC}.{method}({wire}, cb);\n    }},"
+                        "    {method}(cb, options) {{\n      return {IPC}.{method}({wire}, cb, options);\n    }},"
                     );
                 }
             }

@@ -6,6 +6,9 @@
 //! `ws://127.0.0.1:PORT/ipc?token=…` on their own lines, and serves until it
 //! gets Ctrl-C (SIGINT) or is killed.
 //!
+//! It keeps the recent events of a few names (`e2e:stream` 64, `e2e:short`
+//! 4, `e2e:burst` 256, `e2e:last` 1), for the tests of resuming and `last`.
+//!
 //! `ipc-e2e-server --stdio` serves the same commands to its parent on
 //! stdin/stdout instead (one JSON-RPC message per line, nothing else on
 //! stdout), until stdin closes.
@@ -76,6 +79,30 @@ fn panic() {
 fn emit_event(app: App, event: String, payload: Value) -> Result<(), InvokeError> {
     app.emit(&event, &payload)?;
     Ok(())
+}
+
+/// Emits `count` events named `event` whose payloads are `from`, `from + 1`,
+/// ..., `delay_ms` apart (0: one after the other, yielding in between).
+/// Returns the last payload.
+#[command]
+async fn emit_numbered(
+    app: App,
+    event: String,
+    from: u64,
+    count: u64,
+    delay_ms: u64,
+) -> Result<u64, InvokeError> {
+    let mut last = from;
+    for n in from..from + count {
+        app.emit(&event, &n)?;
+        last = n;
+        if delay_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        } else {
+            tokio::task::yield_now().await;
+        }
+    }
+    Ok(last)
 }
 
 #[command]
@@ -242,6 +269,14 @@ fn markers(markers: State<Markers>) -> Vec<String> {
     markers.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
+/// Events the server keeps, for the tests of resuming and of `last`: a
+/// stream, one that keeps few (to go past it), one for bursts, and one that
+/// keeps only its last value.
+const STREAM: &str = "e2e:stream";
+const SHORT: &str = "e2e:short";
+const BURST: &str = "e2e:burst";
+const LAST: &str = "e2e:last";
+
 /// `--port N` (default 0: any free port), `--static DIR`, and `--token T`
 /// (default: a random one, as in production); or `--stdio`. The limits are the
 /// server's defaults unless given.
@@ -396,6 +431,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = App::builder()
         .manage(Received::default())
         .manage(Markers::default())
+        .replay(STREAM, 64)
+        .replay(SHORT, 4)
+        .replay(BURST, 256)
+        .replay(LAST, 1)
         .build()?;
     if args.stdio {
         app.serve_stdio().await?;

@@ -135,7 +135,10 @@ export function isCommandError<C extends keyof CommandErrorData>(
 
 // ---- Events ----
 // `listen` and `once` resolve, once the server has confirmed the
-// subscription, to a function that removes the listener.
+// subscription, to a function that removes the listener. Options:
+// `last` starts with the newest event from before listening (if the
+// backend keeps the name's events, or this client has one), and
+// `onGap(lost)` is told of events missed while reconnecting.
 
 export const events = {
   /**
@@ -143,11 +146,11 @@ export const events = {
    */
   ping: {
     name: "ping" as const,
-    listen(cb: (event: ipc.IpcEvent<number | string>) => void): Promise<ipc.UnlistenFn> {
-      return ipc.listen<number | string>("ping", cb);
+    listen(cb: (event: ipc.IpcEvent<number | string>) => void, options?: ipc.ListenOptions): Promise<ipc.UnlistenFn> {
+      return ipc.listen<number | string>("ping", cb, options);
     },
-    once(cb: (event: ipc.IpcEvent<number | string>) => void): Promise<ipc.UnlistenFn> {
-      return ipc.once<number | string>("ping", cb);
+    once(cb: (event: ipc.IpcEvent<number | string>) => void, options?: ipc.ListenOptions): Promise<ipc.UnlistenFn> {
+      return ipc.once<number | string>("ping", cb, options);
     },
     emit(payload: number | string, options?: ipc.EmitOptions): Promise<void> {
       return ipc.emit("ping", payload, options);
@@ -158,11 +161,11 @@ export const events = {
    */
   rawEvent: {
     name: "raw:event" as const,
-    listen(cb: (event: ipc.IpcEvent<unknown>) => void): Promise<ipc.UnlistenFn> {
-      return ipc.listen<unknown>("raw:event", cb);
+    listen(cb: (event: ipc.IpcEvent<unknown>) => void, options?: ipc.ListenOptions): Promise<ipc.UnlistenFn> {
+      return ipc.listen<unknown>("raw:event", cb, options);
     },
-    once(cb: (event: ipc.IpcEvent<unknown>) => void): Promise<ipc.UnlistenFn> {
-      return ipc.once<unknown>("raw:event", cb);
+    once(cb: (event: ipc.IpcEvent<unknown>) => void, options?: ipc.ListenOptions): Promise<ipc.UnlistenFn> {
+      return ipc.once<unknown>("raw:event", cb, options);
     },
     emit(payload: unknown, options?: ipc.EmitOptions): Promise<void> {
       return ipc.emit("raw:event", payload, options);
@@ -175,11 +178,11 @@ export const events = {
    */
   shapesChanged: {
     name: "shapes:changed" as const,
-    listen(cb: (event: ipc.IpcEvent<ShapesChanged>) => void): Promise<ipc.UnlistenFn> {
-      return ipc.listen<ShapesChanged>("shapes:changed", cb);
+    listen(cb: (event: ipc.IpcEvent<ShapesChanged>) => void, options?: ipc.ListenOptions): Promise<ipc.UnlistenFn> {
+      return ipc.listen<ShapesChanged>("shapes:changed", cb, options);
     },
-    once(cb: (event: ipc.IpcEvent<ShapesChanged>) => void): Promise<ipc.UnlistenFn> {
-      return ipc.once<ShapesChanged>("shapes:changed", cb);
+    once(cb: (event: ipc.IpcEvent<ShapesChanged>) => void, options?: ipc.ListenOptions): Promise<ipc.UnlistenFn> {
+      return ipc.once<ShapesChanged>("shapes:changed", cb, options);
     },
     emit(payload: ShapesChanged, options?: ipc.EmitOptions): Promise<void> {
       return ipc.emit("shapes:changed", payload, options);

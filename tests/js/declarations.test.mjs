@@ -43,7 +43,7 @@ test("the copied tree passes as it is", T, () => {
 });
 
 test("a method renamed in ipc.js fails: it is undeclared", T, () => {
-  const { status, output } = checkWith([["ipc.js", "  once(event, cb) {", "  onlyOnce(event, cb) {"]]);
+  const { status, output } = checkWith([["ipc.js", "  once(event, cb, options) {", "  onlyOnce(event, cb, options) {"]]);
   assert.notEqual(status, 0);
   assert.match(output, /Property 'onlyOnce' is missing in type '\{\}' but required in type '\{ onlyOnce: "a member of ipc\.js's IpcClient, not declared"; \}'/);
 });

@@ -50,7 +50,8 @@ describe("events", () => {
       const start = sent.length;
       const unlisten = await a.listen("wire", () => {});
       const listenMsg = sent.slice(start).find((m) => m.method === "ipc.listen");
-      assert.deepEqual(listenMsg, { jsonrpc: "2.0", id: listenMsg.id, method: "ipc.listen", params: { event: "wire" } });
+      // Always with `last`: the answer then gives the position a resume needs.
+      assert.deepEqual(listenMsg, { jsonrpc: "2.0", id: listenMsg.id, method: "ipc.listen", params: { event: "wire", last: true } });
       await unlisten();
       const unlistenMsg = sent.slice(start).find((m) => m.method === "ipc.unlisten");
       assert.deepEqual(unlistenMsg.params, { event: "wire" });

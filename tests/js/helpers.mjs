@@ -150,30 +150,69 @@ export async function closedPort() {
 /**
  * A TCP proxy on a fixed local port in front of a server, so a test can cut
  * every connection (`dropAll`) or point it at another server (`upstream`)
- * while clients keep the same URL.
+ * while clients keep the same URL. It can also refuse new connections for a
+ * while (`refuse`, then `accept`: nothing listens on its port meanwhile, as
+ * when a server is down), or take them and never answer (`hang = true`: an
+ * attempt that never opens). `connections` counts the connections it took.
  */
 export async function startProxy(upstreamUrl) {
   const sockets = new Set();
+  let port = 0;
   const proxy = {
     upstream: new URL(upstreamUrl),
     url: null,
+    hang: false,
+    connections: 0,
     dropAll() {
       for (const s of sockets) s.destroy();
       sockets.clear();
     },
+    /** Stops listening (new connections are refused) and cuts every connection. */
+    async refuse() {
+      if (!server.listening) return;
+      const closed = new Promise((resolve) => server.close(resolve));
+      proxy.dropAll();
+      await closed;
+    },
+    /** Listens again on the same port. */
+    async accept() {
+      if (server.listening) return;
+      // The port was free a moment ago; another process may have taken it
+      // since, as an ephemeral port: retry for a bounded while.
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        try {
+          await new Promise((resolve, reject) => {
+            server.once("error", reject);
+            server.listen(port, "127.0.0.1", () => {
+              server.removeListener("error", reject);
+              resolve();
+            });
+          });
+          return;
+        } catch (err) {
+          if (err.code !== "EADDRINUSE" || Date.now() > deadline) throw err;
+          await sleep(50);
+        }
+      }
+    },
     async close() {
       proxy.dropAll();
-      await new Promise((resolve) => server.close(resolve));
+      if (server.listening) await new Promise((resolve) => server.close(resolve));
     },
   };
   const server = createServer((client) => {
+    proxy.connections++;
+    sockets.add(client);
+    client.on("error", () => {});
+    client.on("close", () => sockets.delete(client));
+    if (proxy.hang) return; // takes the connection, never answers
     const upstream = tcpConnect(Number(proxy.upstream.port), proxy.upstream.hostname);
     // Like a reverse proxy, it addresses the upstream by its own name: the
     // server answers only requests whose Host is one of its names.
-    const ownHost = `Host: ${proxy.url ? new URL(proxy.url).host : ""}\r\n`;
-    const upstreamHost = `Host: ${proxy.upstream.host}\r\n`;
+    const ownHost = new RegExp(`^host: *${new URL(proxy.url).host.replace(/[.[\]]/g, "\\$&")}\r$`, "im");
     client.once("data", (first) => {
-      upstream.write(first.toString("latin1").replace(ownHost, upstreamHost), "latin1");
+      upstream.write(first.toString("latin1").replace(ownHost, `Host: ${proxy.upstream.host}\r`), "latin1");
       client.pipe(upstream);
     });
     upstream.pipe(client);
@@ -187,8 +226,9 @@ export async function startProxy(upstreamUrl) {
     }
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  port = server.address().port;
   const url = new URL(upstreamUrl);
-  url.port = String(server.address().port);
+  url.port = String(port);
   proxy.url = url.href;
   return proxy;
 }

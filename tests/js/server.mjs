@@ -16,8 +16,10 @@ process.on("exit", () => {
 });
 
 /**
- * Starts a server on a free port; resolves once it has printed its `ws://` URL.
- * `token` fixes the server's token (default: a random one).
+ * Starts a server; resolves once it has printed its `ws://` URL. `token`
+ * fixes the server's token (default: a random one), `port` its port (default
+ * a free one: give the port of a server that was stopped to start it again
+ * where its clients look for it).
  * @returns {Promise<{ wsUrl: string, httpUrl: string, pid: number,
  *   windows: Record<string, { http: string, ws: string }>,
  *   stop(): Promise<void>, kill(): Promise<void>, output(): string }>}
@@ -25,14 +27,14 @@ process.on("exit", () => {
  *   wait for the exit;
  *   `output` is what it wrote to stderr (its log), for failure messages.
  */
-export function startServer({ token } = {}) {
+export function startServer({ token, port = 0 } = {}) {
   if (!existsSync(BINARY)) {
     return Promise.reject(
       new Error(`${BINARY} does not exist: build it with \`cargo build -p ipc-tests --bin ipc-e2e-server\``),
     );
   }
   // The server serves until Ctrl-C (SIGINT).
-  const args = ["--port", "0", ...(token ? ["--token", token] : [])];
+  const args = ["--port", String(port), ...(token ? ["--token", token] : [])];
   const child = spawn(BINARY, args, { stdio: ["ignore", "pipe", "pipe"] });
   running.add(child);
   let stderr = "";

@@ -175,6 +175,34 @@ describe("stdio transport lifecycle", () => {
     }
   });
 
+  test("a restarted sidecar is another run: listeners resubscribe, told the gap is unknown, and the new run's events arrive", SLOW, async () => {
+    const children = [];
+    const spawnOne = () => {
+      const sidecar = spawnSidecar(E2E_BINARY, E2E_BUILD);
+      children.push(sidecar);
+      return sidecar.child;
+    };
+    const client = await connect({ transport: stdioTransport(spawnOne), reconnect: { delayMs: 20, maxDelayMs: 100 } });
+    try {
+      const events = collector();
+      const gaps = [];
+      await client.listen("e2e:stream", events.cb, { onGap: (lost) => gaps.push(lost) });
+      // Far along in the first run's numbering, which the second run starts again.
+      await client.invoke("emit_numbered", { event: "e2e:stream", from: 1, count: 20, delayMs: 0 });
+      await waitFor(() => events.events.length === 20, 5000, "the first run's events");
+      children[0].child.kill("SIGKILL");
+      await waitFor(() => children.length === 2 && client.state === "open", 5000, "a second sidecar");
+      await waitFor(() => gaps.length === 1, 5000, "the gap notice");
+      assert.deepEqual(gaps, [null], "another run: what was lost is unknown");
+      await client.invoke("emit_event", { event: "e2e:stream", payload: "second run" });
+      await waitFor(() => events.events.length === 21, 5000, "the second run's event, though its number is lower");
+      assert.equal(events.events[20].payload, "second run");
+    } finally {
+      client.close();
+      for (const sidecar of children) await within(5000, sidecar.kill(), "the sidecar to end");
+    }
+  });
+
   test("a transport over one child opens once", T, async () => {
     const sidecar = spawnSidecar(E2E_BINARY, E2E_BUILD);
     const transport = stdioTransport(sidecar.child);

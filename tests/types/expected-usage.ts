@@ -53,6 +53,8 @@ export async function usage(): Promise<void> {
     const count: number = payload.count;
     void count;
   });
+  await events.shapesChanged.listen(() => {}, { last: true, onGap: (lost: number | null) => void lost });
+  await events.ping.once(({ payload }) => void payload, { last: true });
   await events.ping.emit(3);
   await events.ping.emit("three");
   await events.rawEvent.emit({ whatever: true });

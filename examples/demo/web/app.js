@@ -2,6 +2,13 @@
 // The demo page: renders the shared list, sends changes as commands, and
 // re-renders whenever any tab changes the list (the `todos:changed` event).
 //
+// It never fetches the list: it listens with `last: true`, so the newest
+// `todos:changed` the server keeps (the whole list) comes first, then every
+// change, with nothing missed in between. When its connection drops (the
+// laptop sleeps, the network goes), the client keeps trying to reconnect and
+// resumes: the changes made meanwhile arrive first, in order. The status line
+// shows the connection's state.
+//
 // Commands and events go through the generated bindings (`bindings.js`, the
 // JavaScript twin of `bindings.ts`; `npm run check:types` checks this file
 // against the TypeScript one, so a renamed argument or changed type in Rust
@@ -88,13 +95,14 @@ async function main() {
     status.dataset.state = state;
     status.textContent = state;
   };
-  const client = await connect(undefined, { reconnect: true, onstatechange: showState });
+  const client = await connect(undefined, { reconnect: { delayMs: 250, maxDelayMs: 5000 }, onstatechange: showState });
   showState(client.state);
 
-  await events.todosChanged.listen((event) => render(event.payload));
-  await events.presence.listen((event) => showPresence(event.payload));
-  render(await commands.todosList());
-  showPresence(await commands.presenceCount());
+  // Nothing changed yet: the list is empty (every change is announced, and
+  // the server keeps the newest announcement).
+  render([]);
+  await events.todosChanged.listen((event) => render(event.payload), { last: true });
+  await events.presence.listen((event) => showPresence(event.payload), { last: true });
 
   $("add-form").addEventListener("submit", async (event) => {
     event.preventDefault();

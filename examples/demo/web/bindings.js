@@ -70,7 +70,10 @@ export function isCommandError(error, _command) {
 
 // ---- Events ----
 // `listen` and `once` resolve, once the server has confirmed the
-// subscription, to a function that removes the listener.
+// subscription, to a function that removes the listener. Options:
+// `last` starts with the newest event from before listening (if the
+// backend keeps the name's events, or this client has one), and
+// `onGap(lost)` is told of events missed while reconnecting.
 
 export const events = {
   /**
@@ -78,11 +81,11 @@ export const events = {
    */
   ipcConnected: {
     name: "ipc:connected",
-    listen(cb) {
-      return ipc.listen("ipc:connected", cb);
+    listen(cb, options) {
+      return ipc.listen("ipc:connected", cb, options);
     },
-    once(cb) {
-      return ipc.once("ipc:connected", cb);
+    once(cb, options) {
+      return ipc.once("ipc:connected", cb, options);
     },
   },
   /**
@@ -90,25 +93,28 @@ export const events = {
    */
   ipcDisconnected: {
     name: "ipc:disconnected",
-    listen(cb) {
-      return ipc.listen("ipc:disconnected", cb);
+    listen(cb, options) {
+      return ipc.listen("ipc:disconnected", cb, options);
     },
-    once(cb) {
-      return ipc.once("ipc:disconnected", cb);
+    once(cb, options) {
+      return ipc.once("ipc:disconnected", cb, options);
     },
   },
   /**
    * How many tabs are open, pushed to every tab when one opens or closes.
    *
+   * State-like: the server keeps the newest, which a tab gets when it listens
+   * (its own opening is announced before it can listen).
+   *
    * Event `presence`.
    */
   presence: {
     name: "presence",
-    listen(cb) {
-      return ipc.listen("presence", cb);
+    listen(cb, options) {
+      return ipc.listen("presence", cb, options);
     },
-    once(cb) {
-      return ipc.once("presence", cb);
+    once(cb, options) {
+      return ipc.once("presence", cb, options);
     },
     emit(payload, options) {
       return ipc.emit("presence", payload, options);
@@ -117,15 +123,19 @@ export const events = {
   /**
    * The list changed (in any tab); the payload is the whole list, oldest first.
    *
+   * The server keeps the last 64: a tab that opens gets the newest at once
+   * (`listen(.., { last: true })`), and one whose connection dropped gets the
+   * changes it missed when it is back.
+   *
    * Event `todos:changed`.
    */
   todosChanged: {
     name: "todos:changed",
-    listen(cb) {
-      return ipc.listen("todos:changed", cb);
+    listen(cb, options) {
+      return ipc.listen("todos:changed", cb, options);
     },
-    once(cb) {
-      return ipc.once("todos:changed", cb);
+    once(cb, options) {
+      return ipc.once("todos:changed", cb, options);
     },
     emit(payload, options) {
       return ipc.emit("todos:changed", payload, options);

@@ -25,6 +25,9 @@ origin: string | null, };
 
 /**
  * How many tabs are open, pushed to every tab when one opens or closes.
+ *
+ * State-like: the server keeps the newest, which a tab gets when it listens
+ * (its own opening is announced before it can listen).
  */
 export type Presence = number;
 
@@ -44,6 +47,10 @@ export type TodoError = { "kind": "emptyTitle" } | { "kind": "titleTooLong", max
 
 /**
  * The list changed (in any tab); the payload is the whole list, oldest first.
+ *
+ * The server keeps the last 64: a tab that opens gets the newest at once
+ * (`listen(.., { last: true })`), and one whose connection dropped gets the
+ * changes it missed when it is back.
  */
 export type TodosChanged = Array<Todo>;
 
@@ -123,7 +130,10 @@ export function isCommandError<C extends keyof CommandErrorData>(
 
 // ---- Events ----
 // `listen` and `once` resolve, once the server has confirmed the
-// subscription, to a function that removes the listener.
+// subscription, to a function that removes the listener. Options:
+// `last` starts with the newest event from before listening (if the
+// backend keeps the name's events, or this client has one), and
+// `onGap(lost)` is told of events missed while reconnecting.
 
 export const events = {
   /**
@@ -131,11 +141,11 @@ export const events = {
    */
   ipcConnected: {
     name: "ipc:connected" as const,
-    listen(cb: (event: ipc.IpcEvent<Connection>) => void): Promise<ipc.UnlistenFn> {
-      return ipc.listen<Connection>("ipc:connected", cb);
+    listen(cb: (event: ipc.IpcEvent<Connection>) => void, options?: ipc.ListenOptions): Promise<ipc.UnlistenFn> {
+      return ipc.listen<Connection>("ipc:connected", cb, options);
     },
-    once(cb: (event: ipc.IpcEvent<Connection>) => void): Promise<ipc.UnlistenFn> {
-      return ipc.once<Connection>("ipc:connected", cb);
+    once(cb: (event: ipc.IpcEvent<Connection>) => void, options?: ipc.ListenOptions): Promise<ipc.UnlistenFn> {
+      return ipc.once<Connection>("ipc:connected", cb, options);
     },
   },
   /**
@@ -143,25 +153,28 @@ export const events = {
    */
   ipcDisconnected: {
     name: "ipc:disconnected" as const,
-    listen(cb: (event: ipc.IpcEvent<Connection>) => void): Promise<ipc.UnlistenFn> {
-      return ipc.listen<Connection>("ipc:disconnected", cb);
+    listen(cb: (event: ipc.IpcEvent<Connection>) => void, options?: ipc.ListenOptions): Promise<ipc.UnlistenFn> {
+      return ipc.listen<Connection>("ipc:disconnected", cb, options);
     },
-    once(cb: (event: ipc.IpcEvent<Connection>) => void): Promise<ipc.UnlistenFn> {
-      return ipc.once<Connection>("ipc:disconnected", cb);
+    once(cb: (event: ipc.IpcEvent<Connection>) => void, options?: ipc.ListenOptions): Promise<ipc.UnlistenFn> {
+      return ipc.once<Connection>("ipc:disconnected", cb, options);
     },
   },
   /**
    * How many tabs are open, pushed to every tab when one opens or closes.
    *
+   * State-like: the server keeps the newest, which a tab gets when it listens
+   * (its own opening is announced before it can listen).
+   *
    * Event `presence`.
    */
   presence: {
     name: "presence" as const,
-    listen(cb: (event: ipc.IpcEvent<Presence>) => void): Promise<ipc.UnlistenFn> {
-      return ipc.listen<Presence>("presence", cb);
+    listen(cb: (event: ipc.IpcEvent<Presence>) => void, options?: ipc.ListenOptions): Promise<ipc.UnlistenFn> {
+      return ipc.listen<Presence>("presence", cb, options);
     },
-    once(cb: (event: ipc.IpcEvent<Presence>) => void): Promise<ipc.UnlistenFn> {
-      return ipc.once<Presence>("presence", cb);
+    once(cb: (event: ipc.IpcEvent<Presence>) => void, options?: ipc.ListenOptions): Promise<ipc.UnlistenFn> {
+      return ipc.once<Presence>("presence", cb, options);
     },
     emit(payload: Presence, options?: ipc.EmitOptions): Promise<void> {
       return ipc.emit("presence", payload, options);
@@ -170,15 +183,19 @@ export const events = {
   /**
    * The list changed (in any tab); the payload is the whole list, oldest first.
    *
+   * The server keeps the last 64: a tab that opens gets the newest at once
+   * (`listen(.., { last: true })`), and one whose connection dropped gets the
+   * changes it missed when it is back.
+   *
    * Event `todos:changed`.
    */
   todosChanged: {
     name: "todos:changed" as const,
-    listen(cb: (event: ipc.IpcEvent<TodosChanged>) => void): Promise<ipc.UnlistenFn> {
-      return ipc.listen<TodosChanged>("todos:changed", cb);
+    listen(cb: (event: ipc.IpcEvent<TodosChanged>) => void, options?: ipc.ListenOptions): Promise<ipc.UnlistenFn> {
+      return ipc.listen<TodosChanged>("todos:changed", cb, options);
     },
-    once(cb: (event: ipc.IpcEvent<TodosChanged>) => void): Promise<ipc.UnlistenFn> {
-      return ipc.once<TodosChanged>("todos:changed", cb);
+    once(cb: (event: ipc.IpcEvent<TodosChanged>) => void, options?: ipc.ListenOptions): Promise<ipc.UnlistenFn> {
+      return ipc.once<TodosChanged>("todos:changed", cb, options);
     },
     emit(payload: TodosChanged, options?: ipc.EmitOptions): Promise<void> {
       return ipc.emit("todos:changed", payload, options);
