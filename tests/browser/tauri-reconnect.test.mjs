@@ -37,7 +37,11 @@ const INDEX_HTML = `<!doctype html>
     window.__states = [];
     window.__pushes = [];
     const { installTauriInternals } = await import("/ipc-tauri.js");
-    await installTauriInternals(new URLSearchParams(location.search).get("ws"), {
+    // The proxy's address is not the page's: the page adds the session key
+    // the server's hand-off stored, as defaultUrl() does for its own address.
+    const ws = new URL(new URLSearchParams(location.search).get("ws"));
+    ws.searchParams.set("session", localStorage.getItem("ipc-session"));
+    await installTauriInternals(ws.href, {
       reconnect: { delayMs: 50, maxDelayMs: 200 },
       onstatechange: (state) => window.__states.push(state),
       onnotification: (method, params) => window.__pushes.push([method, params && params.event, params && params.payload]),
@@ -92,8 +96,8 @@ test("Tauri listeners keep receiving after the page's socket is cut and refused,
   page.on("pageerror", (e) => problems.push(e.message));
   const logs = [];
   page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
-  // The WebSocket goes through the proxy, without the token: the session
-  // cookie the page got for the server's address goes with it.
+  // The WebSocket goes through the proxy, without the token: the page opens
+  // with the token, is handed a session and sends its key (see INDEX_HTML).
   const wsUrl = new URL(proxy.url);
   wsUrl.search = "";
   const pageUrl = new URL(server.httpUrl);

@@ -174,8 +174,10 @@ impl ClientSubscriptions {
 /// Listeners by event name.
 ///
 /// Lock order, where several are taken: `clients`, then a name's history,
-/// then `table` (briefly, never held across the others), then a name's
-/// subscribers.
+/// then `table`, then a name's subscribers or Rust listeners. `table` is held
+/// until the name's own lock is taken (then released): whoever finds an entry
+/// holds it before a leaving last listener can remove it, so nobody joins or
+/// pushes to an entry that is no longer the name's.
 pub(crate) struct EventBus {
     /// Held only to find or change a name's [`Listeners`], never while
     /// listeners run or events are pushed.
@@ -276,11 +278,17 @@ impl EventBus {
     }
 
     /// The listeners of `name`, created if there are none yet; and records
-    /// that `id` listens to it.
-    fn listeners_for(&self, name: EventName, id: ListenerId) -> Arc<Listeners> {
+    /// that `id` listens to it. The table stays locked until the caller has
+    /// locked what it adds to (see [`EventBus`]'s lock order).
+    fn listeners_for(
+        &self,
+        name: EventName,
+        id: ListenerId,
+    ) -> (Arc<Listeners>, std::sync::RwLockWriteGuard<'_, Table>) {
         let mut table = self.write_table();
         table.names.insert(id, name.clone());
-        Arc::clone(table.by_name.entry(name).or_default())
+        let listeners = Arc::clone(table.by_name.entry(name).or_default());
+        (listeners, table)
     }
 
     fn insert_rust(&self, name: EventName, handler: Handler, once: bool) -> ListenerId {
@@ -291,8 +299,9 @@ impl EventBus {
             once,
             fired: AtomicBool::new(false),
         });
-        let listeners = self.listeners_for(name, id);
+        let (listeners, table) = self.listeners_for(name, id);
         let mut rust = listeners.rust.write().unwrap_or_else(|p| p.into_inner());
+        drop(table);
         let mut grown: Vec<Arc<Entry>> = rust.iter().cloned().collect();
         grown.push(entry);
         *rust = grown.into();
@@ -311,8 +320,9 @@ impl EventBus {
     ) -> Subscribed {
         let id = self.next_id();
         let history = self.histories.get(&name).map(history::lock);
-        let listeners = self.listeners_for(name.clone(), id);
+        let (listeners, table) = self.listeners_for(name.clone(), id);
         let mut subscribers = listeners.lock_clients();
+        drop(table);
         if start.asked() {
             self.catch_up(
                 peer,
@@ -572,38 +582,47 @@ impl EventBus {
         target: &EventTarget,
     ) {
         let history = self.histories.get_key_value(name);
-        let listeners = self.listeners(name);
+        // Numbered, kept and queued under the name's locks, so frontends get
+        // its events in number order and a subscribe that replays sees each
+        // event either kept or queued, never neither or both. The table stays
+        // read-locked until the subscribers are, so the entry found is the
+        // name's: a last subscriber leaving (which removes the entry) and a
+        // new one arriving (which makes a fresh one) wait for this push.
+        let mut kept = history.map(|(_, h)| history::lock(h));
+        let table = self.table.read().unwrap_or_else(|p| p.into_inner());
+        let listeners = table
+            .by_name
+            .get_key_value(name)
+            .map(|(name, listeners)| (name.clone(), Arc::clone(listeners)));
+        #[cfg(test)]
+        tests::after_lookup();
+        let subscribers = listeners.as_ref().map(|(_, l)| l.lock_clients());
+        drop(table);
         let name = match (&listeners, history) {
             (Some((name, _)), _) | (None, Some((name, _))) => name.clone(),
             // Nobody listens and nothing is kept: nothing to do.
             (None, None) => return,
         };
-        let event = {
-            // Numbered, kept and queued under the name's locks, so frontends
-            // get its events in number order and a subscribe that replays
-            // sees each event either kept or queued, never neither or both.
-            let mut kept = history.map(|(_, h)| history::lock(h));
-            let subscribers = listeners.as_ref().map(|(_, l)| l.lock_clients());
-            let event = Event {
-                name,
-                payload: Arc::clone(payload),
-                source: source.client_id(),
-                seq: self.sequence.take(),
-            };
-            if let Some(kept) = kept.as_mut() {
-                let copy = Kept {
-                    seq: event.seq,
-                    payload: Arc::clone(payload),
-                    source: event.source,
-                    target: target.clone(),
-                };
-                kept.push(copy, &self.kept_bytes);
-            }
-            if let Some(subscribers) = &subscribers {
-                push_to_subscribers(subscribers, &event, target);
-            }
-            event
+        let event = Event {
+            name,
+            payload: Arc::clone(payload),
+            source: source.client_id(),
+            seq: self.sequence.take(),
         };
+        if let Some(kept) = kept.as_mut() {
+            let copy = Kept {
+                seq: event.seq,
+                payload: Arc::clone(payload),
+                source: event.source,
+                target: target.clone(),
+            };
+            kept.push(copy, &self.kept_bytes);
+        }
+        if let Some(subscribers) = &subscribers {
+            push_to_subscribers(subscribers, &event, target);
+        }
+        drop(subscribers);
+        drop(kept);
         let Some((_, listeners)) = listeners else {
             return;
         };
@@ -722,5 +741,95 @@ fn run_registered(
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use ipc_core::EventTarget;
+
+    use super::{EventName, Start};
+    use crate::capability::Permissions;
+    use crate::invoke::peer::Peer;
+    use crate::testing::{self, TestPeer};
+
+    thread_local! {
+        /// Run by `deliver` on this thread once it has found the name's
+        /// listeners and before it locks them: where another thread could
+        /// change the table under it.
+        static AFTER_LOOKUP: RefCell<Option<Box<dyn FnOnce()>>> = RefCell::new(None);
+    }
+
+    pub(super) fn after_lookup() {
+        if let Some(hook) = AFTER_LOOKUP.with(|hook| hook.borrow_mut().take()) {
+            hook();
+        }
+    }
+
+    /// The seqs of the events a peer was sent, in order.
+    fn seqs(peer: &TestPeer) -> Vec<u64> {
+        peer.texts()
+            .iter()
+            .filter_map(|text| testing::json(text)["params"]["seq"].as_u64())
+            .collect()
+    }
+
+    /// An emit that has found a name's listeners while its last subscriber
+    /// leaves (which removes the name's entry) and a new one subscribes
+    /// (which makes a fresh entry) pushes to whoever is subscribed when it
+    /// pushes, so the new subscriber misses nothing numbered after its
+    /// subscription.
+    #[test]
+    fn a_subscriber_replacing_the_last_one_misses_nothing_emitted_meanwhile() {
+        let router = testing::router();
+        let name = EventName::new("race").unwrap();
+        let leaving = TestPeer::new(1, Permissions::all());
+        let arriving = TestPeer::new(2, Permissions::all());
+        router
+            .events
+            .subscribe(&*leaving, name.clone(), &Start::default())
+            .unwrap();
+        let (subscribed_tx, subscribed_rx) = mpsc::channel();
+        let churn = {
+            let (router, leaving, arriving) = (router.clone(), leaving.clone(), arriving.clone());
+            move || {
+                let events = &router.events;
+                events.unsubscribe_name(leaving.caller().client_id(), "race");
+                let subscribed = events.subscribe(&*arriving, name, &Start::default());
+                let _ = subscribed_tx.send(subscribed.map(|s| s.seq));
+            }
+        };
+        AFTER_LOOKUP.with(|hook| {
+            *hook.borrow_mut() = Some(Box::new(move || {
+                // The other side leaves and joins while this emit sits
+                // between finding the listeners and locking them; given a
+                // moment, it gets there first unless the emit holds it off.
+                let other = std::thread::spawn(churn);
+                std::thread::sleep(Duration::from_millis(50));
+                drop(other);
+            }));
+        });
+        router.emit(EventTarget::All, "race", &1).unwrap();
+        let since = subscribed_rx
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap()
+            .expect("subscribed");
+        router.emit(EventTarget::All, "race", &2).unwrap();
+
+        let got = seqs(&arriving);
+        let expected: Vec<u64> = (since + 1..=since + got.len() as u64).collect();
+        assert_eq!(
+            got, expected,
+            "every event after subscribing at {since}, in order"
+        );
+        assert_eq!(
+            seqs(&leaving).len() + got.len(),
+            2,
+            "each event went to one of them"
+        );
     }
 }
