@@ -6,7 +6,12 @@
 //! cargo run --example demo -- --port 0     # any free port
 //! cargo run --example demo -- --export-bindings examples/demo/web/bindings.ts
 //! cargo run --example demo -- --stdio      # a sidecar: JSON-RPC lines on stdin/stdout
+//! cargo run --example demo --features desktop -- --window   # also a native window
 //! ```
+//!
+//! With `--window` (feature `desktop`), the same list also opens in a native
+//! window titled "Shared todos" while the server keeps serving browser tabs:
+//! both edit one list live. Closing the window stops the demo.
 //!
 //! The page (`web/`) is embedded in the binary and talks to the commands in
 //! `todos.rs` through the generated bindings (`web/bindings.ts`, and its
@@ -36,11 +41,14 @@ enum Mode {
     ExportBindings(PathBuf),
 }
 
-const USAGE: &str = "usage: demo [--port N]   (or IPC_DEMO_PORT=N; 0 picks a free port)\n       demo --stdio             (JSON-RPC lines on stdin/stdout; exits when stdin closes)\n       demo --export-bindings PATH.ts";
+const USAGE: &str = "usage: demo [--port N] [--window]   (or IPC_DEMO_PORT=N; 0 picks a free port; --window: also a native window, feature `desktop`)\n       demo --stdio             (JSON-RPC lines on stdin/stdout; exits when stdin closes)\n       demo --export-bindings PATH.ts";
 
 /// `--port N`, else `$IPC_DEMO_PORT`, else 8080; or `--stdio`; or `--export-bindings PATH`.
 fn mode() -> Result<Mode, String> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--window")
+        .collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         [] => match std::env::var("IPC_DEMO_PORT") {
             Ok(value) => value
@@ -75,6 +83,30 @@ fn export_bindings(app: &ipc_runtime::App, path: &Path) -> Result<(), Box<dyn st
     Ok(())
 }
 
+/// The page, embedded: served to browser tabs and to the native window alike.
+const ASSETS: [(&str, &str, &str); 4] = [
+    (
+        "/",
+        "text/html; charset=utf-8",
+        include_str!("web/index.html"),
+    ),
+    (
+        "/app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("web/app.js"),
+    ),
+    (
+        "/bindings.js",
+        "text/javascript; charset=utf-8",
+        include_str!("web/bindings.js"),
+    ),
+    (
+        "/style.css",
+        "text/css; charset=utf-8",
+        include_str!("web/style.css"),
+    ),
+];
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
@@ -91,28 +123,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Mode::Stdio => return Ok(app.serve_stdio().await?),
         Mode::ExportBindings(path) => return export_bindings(&app, &path),
     };
-    let server = app
-        .server()
-        .asset(
-            "/",
-            "text/html; charset=utf-8",
-            include_str!("web/index.html"),
-        )
-        .asset(
-            "/app.js",
-            "text/javascript; charset=utf-8",
-            include_str!("web/app.js"),
-        )
-        .asset(
-            "/bindings.js",
-            "text/javascript; charset=utf-8",
-            include_str!("web/bindings.js"),
-        )
-        .asset(
-            "/style.css",
-            "text/css; charset=utf-8",
-            include_str!("web/style.css"),
-        )
+    let window = std::env::args().any(|a| a == "--window");
+    if window && !cfg!(feature = "desktop") {
+        return Err("--window needs the native window: cargo run --example demo --features desktop -- --window".into());
+    }
+    let server = ASSETS
+        .iter()
+        .fold(app.server(), |server, (path, content_type, body)| {
+            server.asset(path, content_type, *body)
+        })
         .serve(("127.0.0.1", port))
         .await
         .map_err(|e| match e.kind() {
@@ -125,6 +144,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("{}", server.http_url());
     println!("WebSocket endpoint for other clients:");
     println!("{}", server.ws_url());
+    #[cfg(feature = "desktop")]
+    if window {
+        println!("The native window \"Shared todos\" edits the same list; close it to stop.");
+        let desktop = ASSETS
+            .iter()
+            .fold(app.desktop(), |desktop, (path, content_type, body)| {
+                desktop.asset(path, *content_type, *body)
+            })
+            .window(
+                ipc_runtime::transport::desktop::Window::new("main")
+                    .title("Shared todos")
+                    .size(560, 640),
+            );
+        desktop.run()?; // on this thread, until the window closes
+        server.shutdown().await;
+        return Ok(());
+    }
     println!("Press Ctrl-C to stop.");
     tokio::signal::ctrl_c().await?;
     server.shutdown().await;

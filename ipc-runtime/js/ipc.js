@@ -693,6 +693,16 @@ function webSocketTransport(url, options) {
 }
 
 /**
+ * In a native window of the app (the `desktop` feature), the transport its
+ * injected shim offers: the webview's own channel, no URL, no token.
+ * `connect()` with no URL uses it there.
+ * @returns {Transport | undefined}
+ */
+function desktopTransport() {
+  return /** @type {{ __IPC_DESKTOP__?: { transport: Transport } }} */ (globalThis).__IPC_DESKTOP__?.transport;
+}
+
+/**
  * Checks a transport given to {@link connect} (by JavaScript that no type checker saw).
  * @param {Transport | undefined} transport
  * @returns {Transport}
@@ -1519,6 +1529,8 @@ export async function connect(url, options = {}) {
     transport = checkTransport(options.transport);
   } else if (options.transport !== undefined) {
     throw new TypeError("ipc: give a URL or a transport, not both: connect({ transport, ...options })");
+  } else if (url == null && desktopTransport()) {
+    transport = checkTransport(desktopTransport());
   } else {
     transport = webSocketTransport(String(url ?? defaultUrl()), options);
   }

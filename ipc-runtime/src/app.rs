@@ -377,6 +377,20 @@ impl App {
         crate::transport::stdio::StdioServer::new(Arc::clone(&self.router))
     }
 
+    /// Starts configuring native windows for this app (see
+    /// [`transport::desktop`](crate::transport::desktop)); the same app may
+    /// serve WebSocket and stdio clients at the same time.
+    ///
+    /// ```rust
+    /// # let app = ipc_runtime::App::builder().build().unwrap();
+    /// let desktop = app.desktop().window(ipc_runtime::transport::desktop::Window::new("main"));
+    /// # drop(desktop);
+    /// ```
+    #[cfg(feature = "desktop")]
+    pub fn desktop(&self) -> crate::transport::desktop::Desktop {
+        crate::transport::desktop::Desktop::new(Arc::clone(&self.router))
+    }
+
     /// Serves this app on stdin and stdout with the default settings, until
     /// stdin ends. Never print to stdout while it runs.
     ///

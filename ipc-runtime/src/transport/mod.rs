@@ -13,3 +13,6 @@ pub mod ws;
 
 #[cfg(feature = "stdio")]
 pub mod stdio;
+
+#[cfg(feature = "desktop")]
+pub mod desktop;
