@@ -217,6 +217,8 @@ fn run() -> Result<(), String> {
         "window:created \"second\"",
         "window:closed \"second\"",
         "window:closed \"main\"",
+        "window:created \"third\"",
+        "window:closed \"third\"",
     ] {
         check(
             seen.iter().any(|s| s == expected),
@@ -433,6 +435,19 @@ fn drive_windows(
         format!("screenshot {} is {size} bytes", shot.display()),
     )?;
     println!("screenshot: {}", shot.display());
+
+    // A window opened while the loop runs gets its own page and sessions.
+    handle
+        .open(
+            Window::new("third")
+                .title("Desktop test: third")
+                .size(300, 200)
+                .position(0, 440),
+        )
+        .map_err(|e| e.to_string())?;
+    expect_eq("third add", reports.get("third", "add")?, json!(5))?;
+    reports.get("third", "ready")?;
+    handle.close("third").map_err(|e| e.to_string())?;
 
     // Closing a window ends its sessions; the app keeps the other.
     handle.close("second").map_err(|e| e.to_string())?;

@@ -40,7 +40,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("routing", &["route"]),
     // One frontend's state: its outbox, limits and running calls.
     ("session", &["session"]),
-    // Bytes to session calls and back: WebSocket, stdio.
+    // Bytes to session calls and back: WebSocket, stdio, desktop windows.
     ("transport", &["transport"]),
     // Beside the layers: `App` and its builder, the bindings, the path
     // generated code uses, and the crate root.

@@ -125,11 +125,11 @@ mod tests {
         assets.insert("/", "text/html".into(), Bytes::from_static(b"<h1>hi</h1>"));
         let page = get(&assets, "app://localhost/?x=1");
         assert_eq!(page.status(), StatusCode::OK);
-        assert_eq!(&*page.body(), b"<h1>hi</h1>");
+        assert_eq!(&page.body()[..], &b"<h1>hi</h1>"[..]);
         assert_eq!(page.headers()[header::CONTENT_TYPE], "text/html");
         assert_eq!(
-            &*get(&assets, "app://localhost/index.html").body(),
-            b"<h1>hi</h1>"
+            &get(&assets, "app://localhost/index.html").body()[..],
+            &b"<h1>hi</h1>"[..]
         );
         let js = get(&assets, "app://localhost/ipc.js");
         assert!(

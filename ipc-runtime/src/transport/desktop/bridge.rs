@@ -294,8 +294,12 @@ mod tests {
     #[test]
     fn delivered_messages_are_string_literals_in_order() {
         let messages = [
-            Outbound::text("{\"a\":\"line\\nbreak \u{2028} \\\"q\\\"\"}".to_owned()),
-            Outbound::text("2".to_owned()),
+            Outbound::text(
+                "{\"a\":\"line\\nbreak \u{2028} \\\"q\\\"\"}"
+                    .as_bytes()
+                    .to_vec(),
+            ),
+            Outbound::text(b"2".to_vec()),
         ];
         let script = deliver(3, &messages);
         let args = script
@@ -407,6 +411,54 @@ mod tests {
             generation,
             posted: text.to_owned(),
         }
+    }
+
+    #[tokio::test]
+    async fn a_new_page_ends_the_old_pages_sockets_and_its_late_messages_are_dropped() {
+        let router = testing::router();
+        let sink = Arc::new(Recorder::default());
+        let (tx, rx) = mpsc::channel(16);
+        let (control, control_rx) = mpsc::channel(4);
+        let (_stop, stopped) = oneshot::channel();
+        let pump = tokio::spawn(pump(
+            Arc::clone(&router),
+            options(4),
+            Arc::clone(&sink),
+            rx,
+            control_rx,
+            stopped,
+        ));
+        let listen = json!({ "jsonrpc": "2.0", "id": 1, "method": "ipc.listen", "params": { "event": "tick" } });
+        tx.send(posted(1, "o1")).await.unwrap();
+        tx.send(posted(1, &format!("m1:{listen}"))).await.unwrap();
+        sink.wait_for(|s| !delivered(s, 1).is_empty()).await;
+        control
+            .send(Control::PageReset { generation: 2 })
+            .await
+            .unwrap();
+        // A message of the old page, still queued: dropped, not answered.
+        let add = json!({ "jsonrpc": "2.0", "id": 2, "method": "add", "params": [1, 1] });
+        tx.send(posted(1, &format!("m1:{add}"))).await.unwrap();
+        tx.send(posted(2, "o1")).await.unwrap();
+        sink.wait_for(|s| s.iter().filter(|x| *x == "__IPC_DESKTOP__.o(1)").count() == 2)
+            .await;
+        router.emit(ipc_core::EventTarget::All, "tick", &1).unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let seen = sink.0.lock().unwrap().clone();
+        let to_socket_1 = delivered(&seen, 1);
+        assert_eq!(
+            to_socket_1
+                .iter()
+                .map(|m| m["id"].clone())
+                .collect::<Vec<_>>(),
+            [json!(1)],
+            "only the listen's answer: the old page's subscription ended with it and its late call was dropped: {seen:?}"
+        );
+        drop(tx);
+        tokio::time::timeout(Duration::from_secs(5), pump)
+            .await
+            .unwrap()
+            .unwrap();
     }
 
     #[tokio::test]
