@@ -3,8 +3,9 @@
 //! scripts that carry each connection's [`Outbox`] back into the page.
 //!
 //! What the page posts (`window.ipc.postMessage`), parsed by [`PageMessage::parse`]:
-//! `o<id>` opens socket `id`, `c<id>` closes it, `m<id>:<text>` is one message
-//! on it. What goes back is JavaScript calling the shim the window injected
+//! `o<id>` opens socket `id`, `c<id>` closes it, `m<id>:<text>` carries
+//! messages on it (one or more, separated by `\n`, which JSON text as
+//! `JSON.stringify` writes it never holds raw), `s<id>:<text>` exactly one. What goes back is JavaScript calling the shim the window injected
 //! ([`opened`], [`deliver`], [`ended`]); the messages themselves are the
 //! session's own text, embedded as string literals.
 
@@ -29,7 +30,9 @@ pub(super) enum PageMessage<'a> {
     Open(u32),
     /// The page closed socket `id`.
     Close(u32),
-    /// A JSON-RPC message on socket `id`.
+    /// JSON-RPC messages on socket `id`, separated by `\n`.
+    Texts(u32, &'a str),
+    /// One JSON-RPC message on socket `id` (it may hold a newline).
     Text(u32, &'a str),
 }
 
@@ -48,13 +51,18 @@ impl<'a> PageMessage<'a> {
         match posted.as_bytes().first() {
             Some(b'o') => Ok(PageMessage::Open(id(&posted[1..])?)),
             Some(b'c') => Ok(PageMessage::Close(id(&posted[1..])?)),
-            Some(b'm') => {
+            Some(kind @ (b'm' | b's')) => {
                 let (digits, text) = posted[1..]
                     .split_once(':')
-                    .ok_or("a message is m<id>:<text>")?;
-                Ok(PageMessage::Text(id(digits)?, text))
+                    .ok_or("a message is m<id>:<text> or s<id>:<text>")?;
+                let id = id(digits)?;
+                Ok(if *kind == b'm' {
+                    PageMessage::Texts(id, text)
+                } else {
+                    PageMessage::Text(id, text)
+                })
             }
-            _ => Err("unknown kind of posted message (expected o, c or m)"),
+            _ => Err("unknown kind of posted message (expected o, c, m or s)"),
         }
     }
 }
@@ -187,9 +195,17 @@ pub(super) async fn pump<S: ScriptSink>(
                             connection.close();
                         }
                     }
+                    Ok(PageMessage::Texts(id, texts)) => match page.sockets.get(&id) {
+                        Some(connection) => {
+                            for message in texts.split('\n') {
+                                connection.handle_text(message).await;
+                            }
+                        }
+                        None => tracing::debug!(socket = id, "messages on a socket that is not open"),
+                    },
                     Ok(PageMessage::Text(id, message)) => match page.sockets.get(&id) {
                         Some(connection) => connection.handle_text(message).await,
-                        None => tracing::debug!(socket = id, "message on a socket that is not open"),
+                        None => tracing::debug!(socket = id, "a message on a socket that is not open"),
                     },
                     Err(why) => tracing::warn!(why, "ignored a malformed message from a window's page"),
                 }
@@ -270,8 +286,12 @@ mod tests {
         assert_eq!(PageMessage::parse("o1"), Ok(PageMessage::Open(1)));
         assert_eq!(PageMessage::parse("c42"), Ok(PageMessage::Close(42)));
         assert_eq!(
-            PageMessage::parse("m7:{\"a\":\"b:c\"}"),
-            Ok(PageMessage::Text(7, "{\"a\":\"b:c\"}"))
+            PageMessage::parse("m7:{\"a\":\"b:c\"}\n[]"),
+            Ok(PageMessage::Texts(7, "{\"a\":\"b:c\"}\n[]"))
+        );
+        assert_eq!(
+            PageMessage::parse("s7:{\n}"),
+            Ok(PageMessage::Text(7, "{\n}"))
         );
         for bad in [
             "",
@@ -382,10 +402,13 @@ mod tests {
         ));
         tx.send(posted(1, "o1")).await.unwrap();
         let add = json!({ "jsonrpc": "2.0", "id": 5, "method": "add", "params": [2, 3] });
-        tx.send(posted(1, &format!("m1:{add}"))).await.unwrap();
+        let add2 = json!({ "jsonrpc": "2.0", "id": 6, "method": "add", "params": [1, 1] });
+        tx.send(posted(1, &format!("m1:{add}\n{add2}")))
+            .await
+            .unwrap();
         tx.send(posted(1, "o2")).await.unwrap();
         let seen = sink
-            .wait_for(|s| !delivered(s, 1).is_empty() && s.iter().any(|x| x.contains(".x(2,")))
+            .wait_for(|s| delivered(s, 1).len() == 2 && s.iter().any(|x| x.contains(".x(2,")))
             .await;
         assert_eq!(
             seen[0], "__IPC_DESKTOP__.o(1)",
@@ -393,7 +416,11 @@ mod tests {
         );
         assert_eq!(
             delivered(&seen, 1),
-            [json!({ "jsonrpc": "2.0", "id": 5, "result": 5 })]
+            [
+                json!({ "jsonrpc": "2.0", "id": 5, "result": 5 }),
+                json!({ "jsonrpc": "2.0", "id": 6, "result": 2 })
+            ],
+            "both messages of one post are answered, in order"
         );
         assert!(
             seen.iter().any(|s| s.contains("too many sockets")),

@@ -411,7 +411,12 @@ impl State {
             }
             let posted = request.into_body();
             let socket = match PageMessage::parse(&posted) {
-                Ok(PageMessage::Text(id, _) | PageMessage::Open(id) | PageMessage::Close(id)) => id,
+                Ok(
+                    PageMessage::Texts(id, _)
+                    | PageMessage::Text(id, _)
+                    | PageMessage::Open(id)
+                    | PageMessage::Close(id),
+                ) => id,
                 Err(_) => 0,
             };
             let generation = generation.get();

@@ -5,7 +5,8 @@
 // with no URL, ipc.js uses `globalThis.__IPC_DESKTOP__.transport`.
 //
 // Page -> Rust: "o<id>" opens socket <id>, "c<id>" closes it, "m<id>:<text>"
-// sends one JSON-RPC message on it. Rust -> page: `o(id)` (opened), `r(id,
+// sends JSON-RPC messages on it (several, separated by "\n"), "s<id>:<text>"
+// exactly one (which may hold a newline). Rust -> page: `o(id)` (opened), `r(id,
 // [texts])` (messages, in order), `x(id, reason)` (ended by the app).
 // `__IPC_DESKTOP_LABEL__` is replaced by the window's label (a JSON string).
 (() => {
@@ -15,6 +16,14 @@
   const sockets = new Map();
   let nextId = 1;
   const post = (text) => window.ipc.postMessage(text);
+  /** Messages of one socket waiting for the end of the current task. */
+  const pending = { id: 0, texts: [], scheduled: false };
+  const flush = () => {
+    pending.scheduled = false;
+    if (pending.texts.length === 0) return;
+    post("m" + pending.id + ":" + pending.texts.join("\n"));
+    pending.texts = [];
+  };
 
   class DesktopSocket extends EventTarget {
     constructor() {
@@ -28,10 +37,25 @@
     send(data) {
       if (typeof data !== "string") throw new TypeError("ipc desktop: only text messages travel over the window");
       if (this.readyState !== 1) throw new Error("ipc desktop: the socket is not open");
-      post("m" + this.id + ":" + data);
+      // Messages sent in one task go in one post (a round trip of the
+      // webview each), newline-separated: JSON.stringify never writes a raw
+      // newline; a message holding one goes alone, as "s<id>:<text>".
+      if (data.includes("\n")) {
+        flush();
+        post("s" + this.id + ":" + data);
+        return;
+      }
+      if (pending.id !== this.id) flush();
+      pending.id = this.id;
+      pending.texts.push(data);
+      if (!pending.scheduled) {
+        pending.scheduled = true;
+        queueMicrotask(flush);
+      }
     }
     close(code = 1000, reason = "") {
       if (this.readyState >= 2) return;
+      flush();
       this.readyState = 3;
       sockets.delete(this.id);
       post("c" + this.id);
