@@ -40,8 +40,9 @@
 //! messages per script. Each socket is one session, exactly like a WebSocket
 //! connection without binary frames: commands, errors, events both ways,
 //! channels, cancellation, limits and capabilities all behave the same; byte
-//! results travel as JSON arrays of numbers. This path measured about twice
-//! as fast as a `fetch` to a custom protocol (BENCHMARKS.md).
+//! results travel as JSON arrays of numbers. The messages a page sends in
+//! one task go in one post, and the answers in scripts of up to 64
+//! messages (BENCHMARKS.md, "Native window", has the figures).
 //!
 //! **Identity.** A window's sessions carry its label, set here by the app,
 //! never by the page: [`EventTarget::Label`](crate::EventTarget::Label)
