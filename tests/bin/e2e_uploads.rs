@@ -73,3 +73,14 @@ fn rss() -> u64 {
         })
         .map_or(0, |kb| kb * 1024)
 }
+
+/// Reads an upload to its end and returns its size (no work per byte: the
+/// upload benchmark's sink, `benches/js/upload.mjs`).
+#[command(rename = "upload.count")]
+async fn count(mut file: Upload) -> Result<u64, InvokeError> {
+    let mut size = 0;
+    while let Some(chunk) = file.next().await {
+        size += chunk?.len() as u64;
+    }
+    Ok(size)
+}

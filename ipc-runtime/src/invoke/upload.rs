@@ -590,3 +590,35 @@ impl<'de> de::Deserialize<'de> for UploadId {
         deserializer.deserialize_str(IdVisitor)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_ids_parse_in_one_spelling() {
+        let id: UploadId = serde_json::from_str(r#""__UPLOAD__:42""#).unwrap();
+        assert_eq!(id.0, 42);
+        assert!(serde_json::from_str::<UploadId>("42").is_err());
+        assert!(serde_json::from_str::<UploadId>(r#""__CHANNEL__:42""#).is_err());
+        assert!(serde_json::from_str::<UploadId>(r#""__UPLOAD__:-1""#).is_err());
+    }
+
+    #[test]
+    #[expect(
+        clippy::needless_borrow,
+        reason = "the probes are written as the macros write them: the borrows pick the level"
+    )]
+    fn uploads_are_typed_as_what_ipc_js_streams() {
+        use crate::invoke::probes::{OptionType as _, UnknownType as _};
+        use crate::route::channel::ChannelType as _;
+        let c = &mut TypeCollector::new();
+        assert_eq!(
+            (&&&&&&TypeProbe::<Upload>::NEW).__ipc_type(c),
+            TypeDesc::Ts {
+                ts: "Blob | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>".into(),
+                optional: false
+            }
+        );
+    }
+}
