@@ -605,16 +605,11 @@ mod tests {
     }
 
     #[test]
-    #[expect(
-        clippy::needless_borrow,
-        reason = "the probes are written as the macros write them: the borrows pick the level"
-    )]
     fn uploads_are_typed_as_what_ipc_js_streams() {
-        use crate::invoke::probes::{OptionType as _, UnknownType as _};
-        use crate::route::channel::ChannelType as _;
         let c = &mut TypeCollector::new();
+        let probe = &&&&&TypeProbe::<Upload>::NEW;
         assert_eq!(
-            (&&&&&&TypeProbe::<Upload>::NEW).__ipc_type(c),
+            probe.__ipc_type(c),
             TypeDesc::Ts {
                 ts: "Blob | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>".into(),
                 optional: false
