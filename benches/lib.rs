@@ -32,6 +32,18 @@ pub fn echo_bytes(data: Vec<u8>) -> Vec<u8> {
     data
 }
 
+/// Reads an upload to its end and returns its size: the upload benchmark's
+/// sink (no work per byte, so the transport is what is measured).
+#[command]
+pub async fn upload_count(mut file: ipc_runtime::Upload) -> Result<u64, ipc_runtime::InvokeError> {
+    use futures_util::StreamExt as _;
+    let mut size = 0;
+    while let Some(chunk) = file.next().await {
+        size += chunk?.len() as u64;
+    }
+    Ok(size)
+}
+
 /// `add(a, b)`, the smallest useful command.
 #[command]
 pub fn add(a: i64, b: i64) -> i64 {

@@ -23,6 +23,12 @@ pub const LAGGED: &str = "ipc.lagged";
 /// Server push: events of a name a subscription resumed are no longer kept:
 /// params `{"event": name, "lost": n | null}` (`null`: unknown).
 pub const GAP: &str = "ipc.gap";
+/// Uploads, both ways. Client → server: a chunk, the end or an abort of an
+/// upload the client passed to a command as `"__UPLOAD__:<id>"`
+/// (`{"upload": id, "data"?: base64 | {"$bytes": 0}, "end"?: true, "abort"?: reason}`).
+/// Server → client: more credit (`{"upload": id, "credit": total bytes}`) or
+/// the server's end of it (`{"upload": id, "done": true, "error"?: text}`).
+pub const UPLOAD: &str = "ipc.upload";
 /// The OpenRPC description of the commands the caller may invoke.
 pub const DISCOVER: &str = "rpc.discover";
 
@@ -69,6 +75,7 @@ mod tests {
             CHANNEL,
             LAGGED,
             GAP,
+            UPLOAD,
             DISCOVER,
             TAURI_LISTEN,
             TAURI_UNLISTEN,

@@ -1,6 +1,7 @@
 //! The params of the server's other notifications: `ipc.channel` (a message
 //! on a channel a command streams to its caller), `ipc.lagged` (events a slow
-//! reader missed) and `ipc.gap` (events a resumed subscription missed).
+//! reader missed), `ipc.gap` (events a resumed subscription missed) and
+//! `ipc.upload` (credit for an upload from the client, or its end).
 //! `ipc.event`'s params are [`EventPush`](crate::event::EventPush).
 
 use serde::{Deserialize, Serialize};
@@ -66,4 +67,35 @@ pub struct GapPush {
     pub event: EventName,
     /// How many were lost, if known.
     pub lost: Option<u64>,
+}
+
+/// The params of an `ipc.upload` push, the server's side of an upload: the
+/// credit granted so far, or (with `done`) that the server reads no more of
+/// it, with `error` when it failed (too large, sent past its credit).
+///
+/// `credit` is a running total of bytes: the client may have sent that many
+/// bytes of the upload in all, no more. A later grant may arrive before an
+/// earlier one; the larger total counts.
+///
+/// ```
+/// use ipc_core::push::UploadPush;
+///
+/// let grant: UploadPush = serde_json::from_str(r#"{"upload":2,"credit":1048576}"#).unwrap();
+/// assert_eq!((grant.upload, grant.credit, grant.done), (2, Some(1 << 20), false));
+/// let done: UploadPush = serde_json::from_str(r#"{"upload":2,"done":true,"error":"too large"}"#).unwrap();
+/// assert!(done.done && done.error.as_deref() == Some("too large"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadPush {
+    /// The upload's id, as the client chose it.
+    pub upload: u64,
+    /// The bytes the client may have sent in all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credit: Option<u64>,
+    /// The server reads no more of this upload.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub done: bool,
+    /// Why the upload failed, with `done`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }

@@ -26,6 +26,10 @@
 //   the top level of args travel raw in a binary frame; deeper ones as arrays
 //   of bytes. Every typed array stands for its bytes (Tauri only converts
 //   Uint8Array and ArrayBuffer).
+// - A Blob (a File) or a ReadableStream of bytes at the top level of args is
+//   streamed to the command's `Upload` argument, with flow control, as
+//   ipc.js does (docs/protocol.md, "Uploads"). Tauri itself cannot do this:
+//   its args are serialized whole into one request.
 // - `invoke`'s `options.headers` are ignored (there is no HTTP request per call).
 // - A failed call rejects with the error's `data` when the command returned an
 //   error value (code -32000 with `data`), otherwise with the error message
@@ -500,6 +504,9 @@ function prepareArgs(args) {
  */
 function prepare(value, key) {
   if (isBinary(value)) return value; // before toJSON: a Node Buffer has one
+  // Uploads: ipc.js streams these when they are top-level args.
+  if (typeof Blob !== "undefined" && value instanceof Blob) return value;
+  if (typeof ReadableStream !== "undefined" && value instanceof ReadableStream) return value;
   if (value !== null && (typeof value === "object" || typeof value === "bigint") && typeof (/** @type {Partial<WithToJSON>} */ (value)).toJSON === "function") {
     value = /** @type {WithToJSON} */ (value).toJSON(key);
   }

@@ -101,6 +101,13 @@ export type BinaryData = ArrayBuffer | ArrayBufferView;
  */
 export type InvokeArgs = Record<string, unknown> | readonly unknown[] | BinaryData;
 
+/**
+ * What `invoke` streams to a command's `Upload` argument when it is given at
+ * the top level of the args: a Blob (a File), a ReadableStream of bytes, or
+ * an async iterable of Uint8Array (Node's streams are one).
+ */
+export type UploadSource = Blob | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+
 export interface InvokeOptions {
   /** Milliseconds before the call rejects with TIMEOUT; 0 = none. Default: the client's `timeout`. */
   timeout?: number;

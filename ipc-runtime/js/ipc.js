@@ -51,6 +51,13 @@
 // bytes. Typed arrays always stand for their bytes (a Float32Array of n values
 // is 4n bytes).
 //
+// Uploads: a Blob (a File), a ReadableStream of Uint8Array, or (in Node) any
+// async iterable of Uint8Array given at the top level of `invoke`'s args is
+// streamed to the command's `Upload` argument, as the server's credit allows
+// (docs/protocol.md, "Uploads"): raw in binary frames on an `ipc.v1`
+// connection, base64 in text elsewhere (stdio). The call resolves with the
+// command's result; aborting it aborts the upload (the command sees an error).
+//
 // Large integers: JSON numbers are IEEE doubles in JavaScript, exact only up to
 // Number.MAX_SAFE_INTEGER (2^53 - 1), while Rust's i64/u64 (and i128/u128) go
 // further. So integers in received messages whose magnitude exceeds it arrive
@@ -79,7 +86,7 @@
  * @import {
  *   BinaryData, ConnectionState, ConnectOptions, EmitOptions, InvokeArgs, InvokeOptions, IpcEvent,
  *   GapHandler, ListenOptions, NotificationHandler, ReconnectOptions, StateChangeHandler, Transport, TransportConnectOptions,
- *   TransportSocket, UnlistenFn,
+ *   TransportSocket, UnlistenFn, UploadSource,
  * } from "./ipc.d.ts"
  */
 
@@ -483,6 +490,16 @@ function storedSessionKey() {
  * @property {boolean} [end]
  */
 
+/**
+ * The params of an `ipc.upload` push: the credit of upload `upload` (bytes
+ * it may have sent in all), or (`done`) the server reads no more of it.
+ * @typedef {object} UploadPush
+ * @property {number} upload
+ * @property {number} [credit]
+ * @property {boolean} [done]
+ * @property {string} [error]
+ */
+
 // ---- channels (docs/protocol.md, "Channels") ----
 
 const BIND = Symbol("bind"); // these keep Channel's wiring private to this module
@@ -722,7 +739,21 @@ function checkTransport(transport) {
  * @property {(reason: unknown) => void} reject
  * @property {boolean} sent whether it went out on a socket
  * @property {ChannelWiring[]} channels those among its params
+ * @property {OutgoingUpload[]} uploads the streams among its top-level args
  * @property {() => void} cleanup clears its timeout and abort listener
+ */
+
+/**
+ * An upload being sent (docs/protocol.md, "Uploads"): the source, how many
+ * bytes went out and how many the server allows in all (its credit).
+ * @typedef {object} OutgoingUpload
+ * @property {number} id
+ * @property {UploadSource} source
+ * @property {number} sent bytes sent
+ * @property {number} credit bytes the server allows in all
+ * @property {boolean} done whether the server (or the call's end) stopped it
+ * @property {boolean} started whether its pump runs
+ * @property {(() => void) | null} wake resolves a pump waiting for credit
  */
 
 /**
@@ -784,6 +815,9 @@ export class IpcClient {
   /** @type {ConnectionState} */
   #state = "connecting";
   #nextId = 1;
+  #nextUpload = 0;
+  /** @type {Map<number, OutgoingUpload>} */
+  #uploads = new Map(); // upload id -> what is being sent
   /** @type {Map<unknown, PendingCall>} looked up by whatever id a response carries */
   #pending = new Map(); // request id -> { method, resolve, reject, sent, channels, cleanup }
   /** @type {Array<[number, string | Uint8Array]>} */
@@ -960,12 +994,27 @@ export class IpcClient {
       }
       if (signal?.aborted) throw new IpcError(ErrorCode.CANCELLED, `ipc: \`${method}\` was cancelled`);
       const id = this.#nextId++;
+      /** @type {OutgoingUpload[]} */
+      const uploads = [];
+      if (attach) {
+        params = swapUploads(params, (source) => {
+          const upload = { id: this.#nextUpload++, source, sent: 0, credit: 0, done: false, started: false, wake: null };
+          uploads.push(upload);
+          return `__UPLOAD__:${upload.id}`;
+        });
+      }
       const { data, channels } = encodeRequest(id, method, params, attach && this.#binary);
       channels.forEach((channel) => channel[BIND](this)); // throws if one is in use or ended
       /** @type {ReturnType<typeof setTimeout> | undefined} */
       let timer;
       const onAbort = () => {
-        if (entry.sent) this.#notify("ipc.cancel", { id });
+        if (entry.sent) {
+          // The command sees the abort in its upload's stream; then the call is cancelled.
+          for (const upload of entry.uploads) {
+            if (!upload.done) this.#notify("ipc.upload", { upload: upload.id, abort: "the call was cancelled" });
+          }
+          this.#notify("ipc.cancel", { id });
+        }
         this.#settle(id)?.reject(new IpcError(ErrorCode.CANCELLED, `ipc: \`${method}\` was cancelled`));
       };
       /** @type {PendingCall} */
@@ -975,6 +1024,7 @@ export class IpcClient {
         reject,
         sent: false,
         channels,
+        uploads,
         cleanup() {
           clearTimeout(timer);
           signal?.removeEventListener("abort", onAbort);
@@ -1006,6 +1056,7 @@ export class IpcClient {
     for (const channel of entry.channels) channel[SENT]();
     try {
       /** @type {TransportSocket} */ (this.#socket).send(data);
+      for (const upload of entry.uploads) this.#startUpload(upload);
     } catch (err) {
       this.#settle(id)?.reject(new IpcError(ErrorCode.DISCONNECTED, `ipc: could not send \`${entry.method}\`: ${messageOf(err)}`));
     }
@@ -1035,6 +1086,7 @@ export class IpcClient {
     if (!entry) return undefined;
     this.#pending.delete(id);
     entry.cleanup();
+    for (const upload of entry.uploads) this.#stopUpload(upload);
     if (!entry.sent) this.#endChannels(entry); // the server never saw them
     return entry;
   }
@@ -1260,6 +1312,89 @@ export class IpcClient {
     for (const channel of [...channels.values()]) channel[DROP](this, onlySent, why);
   }
 
+  // ---- uploads (docs/protocol.md, "Uploads") ----
+
+  /** @param {unknown} params an `ipc.upload` push's: more credit, or the server's end */
+  #credit(params) {
+    if (!params || typeof params !== "object") return;
+    const { upload: id, credit, done } = /** @type {UploadPush} */ (params);
+    const upload = this.#uploads.get(/** @type {number} */ (id));
+    if (!upload) return;
+    if (typeof credit === "number" && credit > upload.credit) upload.credit = credit;
+    if (done === true) this.#stopUpload(upload);
+    const wake = upload.wake;
+    upload.wake = null;
+    wake?.();
+  }
+
+  /** @param {OutgoingUpload} upload */
+  #stopUpload(upload) {
+    upload.done = true;
+    this.#uploads.delete(upload.id);
+    const wake = upload.wake;
+    upload.wake = null;
+    wake?.();
+  }
+
+  /** @param {OutgoingUpload} upload */
+  #startUpload(upload) {
+    if (upload.started || upload.done) return;
+    upload.started = true;
+    this.#uploads.set(upload.id, upload);
+    this.#pump(upload).catch((err) => {
+      if (upload.done) return;
+      this.#stopUpload(upload);
+      this.#notify("ipc.upload", { upload: upload.id, abort: `the upload's source failed: ${messageOf(err)}` });
+    });
+  }
+
+  /**
+   * Sends an upload's bytes as the server's credit allows, then its end.
+   * @param {OutgoingUpload} upload
+   */
+  async #pump(upload) {
+    const iterator = chunksOf(upload.source);
+    try {
+      for (;;) {
+        const next = await iterator.next();
+        if (upload.done) return;
+        if (next.done) break;
+        const bytes = next.value;
+        for (let at = 0; at < bytes.byteLength; ) {
+          while (!upload.done && upload.sent >= upload.credit) {
+            await new Promise((resolve) => (upload.wake = () => resolve(undefined)));
+          }
+          if (upload.done) return;
+          const size = Math.min(UPLOAD_CHUNK, bytes.byteLength - at, upload.credit - upload.sent);
+          this.#sendChunk(upload.id, bytes.subarray(at, at + size));
+          upload.sent += size;
+          at += size;
+        }
+      }
+      if (!upload.done) this.#notify("ipc.upload", { upload: upload.id, end: true });
+      this.#uploads.delete(upload.id);
+    } finally {
+      if (upload.done) await iterator.return?.(undefined);
+    }
+  }
+
+  /**
+   * One chunk: raw in a binary frame on an `ipc.v1` connection, else base64 in text.
+   * @param {number} upload
+   * @param {Uint8Array} bytes
+   */
+  #sendChunk(upload, bytes) {
+    const socket = this.#socket;
+    if (this.#state !== "open" || !socket) throw new Error("the connection closed");
+    const protocol = /** @type {{ protocol?: unknown }} */ (socket).protocol;
+    if (this.#binary && (protocol === undefined || protocol === SUBPROTOCOL)) {
+      const header = `{"jsonrpc":"2.0","method":"ipc.upload","params":{"upload":${upload},"data":{"$bytes":0}},"attachments":[${bytes.byteLength}]}`;
+      socket.send(encodeFrame(header, [bytes]));
+    } else {
+      socket.send(`{"jsonrpc":"2.0","method":"ipc.upload","params":{"upload":${upload},"data":"${base64(bytes)}"}}`);
+    }
+  }
+
   // ---- the socket ----
 
   /** @param {ConnectionState} state */
@@ -1352,6 +1487,7 @@ export class IpcClient {
         if (m.method === "ipc.event") this.#dispatch(m.params);
         else if (m.method === "ipc.channel") this.#deliver(m.params);
         else if (m.method === "ipc.gap") this.#gap(m.params);
+        else if (m.method === "ipc.upload") this.#credit(m.params);
         if (typeof this.onnotification === "function") safely(this.onnotification, m.method, m.params);
         continue;
       }
@@ -1441,6 +1577,96 @@ function abandon(socket) {
   } catch {
     // nothing to close
   }
+}
+
+// ---- uploads ----
+
+/** The most bytes one upload chunk carries. */
+const UPLOAD_CHUNK = 256 * 1024;
+
+/**
+ * A value `invoke` streams as an upload: a Blob (a File), a
+ * ReadableStream, or an async iterable of Uint8Array (not a Channel).
+ * @param {unknown} value
+ * @returns {value is UploadSource}
+ */
+function isUploadSource(value) {
+  if (value === null || typeof value !== "object" || isBinary(value) || value instanceof Channel) return false;
+  if (typeof Blob !== "undefined" && value instanceof Blob) return true;
+  if (typeof ReadableStream !== "undefined" && value instanceof ReadableStream) return true;
+  return typeof (/** @type {{ [Symbol.asyncIterator]?: unknown }} */ (value)[Symbol.asyncIterator]) === "function";
+}
+
+/**
+ * `params` with each top-level upload source replaced by what `swap` returns for it.
+ * @param {InvokeArgs} params
+ * @param {(source: UploadSource) => string} swap
+ * @returns {InvokeArgs}
+ */
+function swapUploads(params, swap) {
+  if (isBinary(params)) return params;
+  if (Array.isArray(params)) return params.some(isUploadSource) ? params.map((v) => (isUploadSource(v) ? swap(v) : v)) : params;
+  const record = /** @type {Record<string, unknown>} */ (params);
+  if (!Object.values(record).some(isUploadSource)) return params;
+  return Object.fromEntries(Object.entries(record).map(([key, v]) => [key, isUploadSource(v) ? swap(v) : v]));
+}
+
+/**
+ * The chunks of an upload source, as Uint8Arrays.
+ * @param {UploadSource} source
+ * @returns {AsyncIterator<Uint8Array>}
+ */
+function chunksOf(source) {
+  const stream = typeof Blob !== "undefined" && source instanceof Blob ? source.stream() : source;
+  if (typeof ReadableStream !== "undefined" && stream instanceof ReadableStream) {
+    const reader = stream.getReader();
+    return {
+      async next() {
+        const { done, value } = await reader.read();
+        return done ? { done: true, value: undefined } : { done: false, value: chunkBytes(value) };
+      },
+      async return() {
+        await reader.cancel().catch(() => {});
+        return { done: true, value: undefined };
+      },
+    };
+  }
+  const inner = /** @type {AsyncIterable<unknown>} */ (stream)[Symbol.asyncIterator]();
+  return {
+    async next() {
+      const { done, value } = await inner.next();
+      return done ? { done: true, value: undefined } : { done: false, value: chunkBytes(value) };
+    },
+    async return() {
+      await inner.return?.();
+      return { done: true, value: undefined };
+    },
+  };
+}
+
+/**
+ * A chunk's bytes; anything but binary data fails the upload.
+ * @param {unknown} value
+ * @returns {Uint8Array}
+ */
+function chunkBytes(value) {
+  if (!isBinary(value)) throw new TypeError("an upload's chunks must be Uint8Arrays");
+  return bytesOf(value);
+}
+
+/**
+ * Base64 of some bytes (Node's Buffer when there is one).
+ * @param {Uint8Array} bytes
+ * @returns {string}
+ */
+function base64(bytes) {
+  const NodeBuffer = /** @type {{ Buffer?: { from(b: ArrayBufferLike, offset: number, length: number): { toString(enc: string): string } } }} */ (globalThis).Buffer;
+  if (NodeBuffer) return NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+  let text = "";
+  for (let i = 0; i < bytes.byteLength; i += 0x8000) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(text);
 }
 
 /**

@@ -126,6 +126,7 @@ pub use invoke::extract;
 pub use invoke::extract::{CommandArg, State};
 pub use invoke::model::Fallback;
 pub use invoke::registry::{CommandDef, CommandInfo, ListenerDef};
+pub use invoke::upload::{Upload, UploadError};
 pub use route::channel::{Channel, ChannelClosed};
 pub use route::events::{Event, ListenerId};
 pub use site::Site;

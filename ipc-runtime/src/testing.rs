@@ -16,6 +16,7 @@ use crate::error::InvokeError;
 use crate::invoke::Peer;
 use crate::invoke::peer::SendFuture;
 use crate::invoke::registry::{CommandDef, CommandRegistration, Registry};
+use crate::invoke::upload::Upload;
 use crate::route::Router;
 use crate::route::channel::Channel;
 use crate::route::events::EventBus;
@@ -98,6 +99,56 @@ pub(crate) fn block(ms: u64) -> u64 {
     ms
 }
 
+/// What each upload `digest` read ended with, by upload id: `Ok(size)` or
+/// the error's text (seen even when the caller is gone).
+pub(crate) static UPLOAD_OUTCOMES: Mutex<Vec<(u64, Result<u64, String>)>> = Mutex::new(Vec::new());
+
+/// Reads an upload to its end (sleeping `ms` after each chunk, with at most
+/// `limit` bytes): its size and FNV-1a hash.
+#[ipc_macros::command]
+pub(crate) async fn digest(
+    file: Upload,
+    ms: Option<u64>,
+    limit: Option<u64>,
+) -> Result<(u64, u64), InvokeError> {
+    use futures_util::StreamExt as _;
+    let id = file.id();
+    let mut file = match limit {
+        Some(max) => file.limit(max),
+        None => file,
+    };
+    let (mut size, mut hash) = (0u64, 0xcbf2_9ce4_8422_2325_u64);
+    let outcome = loop {
+        match file.next().await {
+            None => break Ok(size),
+            Some(Err(e)) => break Err(e.to_string()),
+            Some(Ok(chunk)) => {
+                size += chunk.len() as u64;
+                for &b in chunk.iter() {
+                    hash = (hash ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+                }
+                if let Some(ms) = ms {
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                }
+            }
+        }
+    };
+    UPLOAD_OUTCOMES.lock().unwrap().push((id, outcome.clone()));
+    outcome
+        .map(|size| (size, hash))
+        .map_err(InvokeError::command)
+}
+
+/// Reads one chunk of an upload and stops: the chunk's length.
+#[ipc_macros::command]
+pub(crate) async fn sip(mut file: Upload) -> Result<usize, InvokeError> {
+    use futures_util::StreamExt as _;
+    match file.next().await {
+        Some(chunk) => Ok(chunk?.len()),
+        None => Ok(0),
+    }
+}
+
 /// Every test command above.
 pub(crate) fn registrations() -> Vec<&'static CommandRegistration> {
     vec![
@@ -112,6 +163,8 @@ pub(crate) fn registrations() -> Vec<&'static CommandRegistration> {
         <count as CommandDef>::REGISTRATION,
         <hold as CommandDef>::REGISTRATION,
         <block as CommandDef>::REGISTRATION,
+        <digest as CommandDef>::REGISTRATION,
+        <sip as CommandDef>::REGISTRATION,
     ]
 }
 

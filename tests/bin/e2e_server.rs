@@ -22,6 +22,9 @@
 //! it also stops when its stdin closes, so a parent that dies (even killed)
 //! never leaves it running.
 
+#[path = "e2e_uploads.rs"]
+mod uploads;
+
 use std::sync::Mutex;
 use std::time::Duration;
 

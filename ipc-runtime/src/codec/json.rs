@@ -226,12 +226,37 @@ pub(crate) fn lagged(dropped: u64) -> Outbound {
     Outbound::text(buf)
 }
 
+/// `ipc.upload` granting credit: the client may have sent `credit` bytes of
+/// upload `upload` in all.
+pub(crate) fn upload_credit(upload: u64, credit: u64) -> Outbound {
+    let mut buf = Vec::with_capacity(80);
+    open_notification(&mut buf, method::UPLOAD);
+    let _ = write!(buf, r#"{{"upload":{upload},"credit":{credit}}}}}"#);
+    Outbound::text(buf)
+}
+
+/// `ipc.upload` ending an upload on the server's side: it reads no more of
+/// it, because the command stopped reading (`error` is `None`) or the upload
+/// failed.
+pub(crate) fn upload_done(upload: u64, error: Option<&str>) -> Outbound {
+    let mut buf = Vec::with_capacity(80);
+    open_notification(&mut buf, method::UPLOAD);
+    let _ = write!(buf, r#"{{"upload":{upload},"done":true"#);
+    if let Some(error) = error {
+        buf.extend_from_slice(br#","error":"#);
+        // Serializing a string to a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut buf, error);
+    }
+    buf.extend_from_slice(b"}}");
+    Outbound::text(buf)
+}
+
 #[cfg(test)]
 mod tests {
     //! Each kind of message, byte for byte against ipc-core's serde types.
 
     use ipc_core::message::{Id, Response as WireResponse};
-    use ipc_core::push::{ChannelPush, GapPush, LaggedPush};
+    use ipc_core::push::{ChannelPush, GapPush, LaggedPush, UploadPush};
     use ipc_core::{EventName, event::EventPush};
     use serde_json::json;
 
@@ -436,6 +461,28 @@ mod tests {
         assert_eq!(
             text(&lagged(17)),
             notification(method::LAGGED, &LaggedPush { dropped: 17 })
+        );
+    }
+
+    #[test]
+    fn upload_pushes_match_upload_push() {
+        let push = |credit, done, error: Option<&str>| UploadPush {
+            upload: 4,
+            credit,
+            done,
+            error: error.map(str::to_owned),
+        };
+        assert_eq!(
+            text(&upload_credit(4, 1 << 20)),
+            notification(method::UPLOAD, &push(Some(1 << 20), false, None))
+        );
+        assert_eq!(
+            text(&upload_done(4, None)),
+            notification(method::UPLOAD, &push(None, true, None))
+        );
+        assert_eq!(
+            text(&upload_done(4, Some("too \"large\""))),
+            notification(method::UPLOAD, &push(None, true, Some("too \"large\"")))
         );
     }
 }

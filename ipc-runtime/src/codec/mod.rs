@@ -2,7 +2,7 @@
 //!
 //! Everything the runtime sends is built here, from ipc-core's constants:
 //! responses and error responses, batches, the `ipc.event`, `ipc.channel`,
-//! `ipc.lagged` and `ipc.gap` notifications, and binary frames. The layers above hand it
+//! `ipc.lagged`, `ipc.gap` and `ipc.upload` notifications, and binary frames. The layers above hand it
 //! values and raw JSON and get back [`Response`]s and [`Outbound`] messages;
 //! none of them writes a `"jsonrpc"` member itself.
 //!
@@ -19,7 +19,7 @@ pub(crate) use binary::{BinaryMessage, decode as decode_binary};
 pub(crate) use json::{
     BYTES_PLACEHOLDER, channel_bytes, channel_end, channel_message, close_result, error_message,
     error_text, event_body, event_message, gap, join_batch, lagged, result_message, result_prefix,
-    tauri_event_message,
+    tauri_event_message, upload_credit, upload_done,
 };
 pub use outbound::Outbound;
 pub(crate) use outbound::Response;

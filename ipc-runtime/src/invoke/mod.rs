@@ -19,6 +19,7 @@ pub(crate) mod peer;
 pub(crate) mod probes;
 pub(crate) mod registry;
 pub(crate) mod reply;
+pub(crate) mod upload;
 
 use std::future::Future;
 use std::pin::Pin;

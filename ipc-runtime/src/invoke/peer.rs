@@ -13,10 +13,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 
 use crate::caller::Caller;
 use crate::codec::Outbound;
+use crate::invoke::upload::{Inbox, OpenRefused, UploadLimits};
 
 /// A future borrowing the peer, for [`Peer::send`].
 pub(crate) type SendFuture<'a> = Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
@@ -50,6 +51,29 @@ pub(crate) trait Peer: Send + Sync + 'static {
 
     /// Marks channel `id` closed, so its id may be used again.
     fn close_channel(&self, id: u64);
+
+    /// The limits of this connection's uploads.
+    fn upload_limits(&self) -> UploadLimits {
+        UploadLimits::default()
+    }
+
+    /// Registers upload `id`, so its chunks reach `inbox`; refused when the id
+    /// is open already or the connection has as many uploads as it may.
+    fn open_upload(&self, id: u64, inbox: Arc<Inbox>) -> Result<(), OpenRefused> {
+        let _ = (id, inbox);
+        Err(OpenRefused::TooMany(0))
+    }
+
+    /// The open upload `id`, for its chunks.
+    fn upload(&self, id: u64) -> Option<Arc<Inbox>> {
+        let _ = id;
+        None
+    }
+
+    /// Forgets upload `id` if it is `inbox` (its id may then be used again).
+    fn close_upload(&self, id: u64, inbox: &Inbox) {
+        let _ = (id, inbox);
+    }
 
     /// Cancels the running call whose request id is `request` (as written);
     /// `false` if there is none.

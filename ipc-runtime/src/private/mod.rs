@@ -27,7 +27,10 @@ pub use crate::invoke::reply::{
     OkProbe, Out, PlainKind, PlainTag, ResultKind, ResultTag, ReturnValue, SerializeOkKind,
     SerializeOkTag, encode_bytes, encode_json,
 };
+pub use crate::invoke::upload::{UploadSlot, UploadTag};
 pub use crate::invoke::{BoxFuture, CommandShim, Invocation, ListenerShim, Pending};
-pub use crate::route::channel::{ChannelSlot, ChannelTag, ChannelTsType, ChannelType};
+pub use crate::route::channel::{
+    ChannelSlot, ChannelTag, ChannelTsType, ChannelType, OptionalChannelSlot, OptionalChannelTag,
+};
 pub use crate::site::Site;
 pub use crate::typed_event::TypedEvent;

@@ -201,6 +201,50 @@ impl<T> ArgSlot for ChannelSlot<T> {
     }
 }
 
+impl<T> SpecialKind for &&&ArgProbe<Option<Channel<T>>> {
+    type Tag = OptionalChannelTag<T>;
+    fn __ipc_arg_kind(&self) -> OptionalChannelTag<T> {
+        OptionalChannelTag(PhantomData)
+    }
+}
+
+/// Chosen for `Option<Channel<T>>` arguments (a caller may pass no channel,
+/// or `null`). Not public API.
+#[derive(Debug)]
+pub struct OptionalChannelTag<T>(PhantomData<fn() -> T>);
+
+impl<T> OptionalChannelTag<T> {
+    /// An empty slot.
+    pub fn slot(self) -> OptionalChannelSlot<T> {
+        OptionalChannelSlot(None, PhantomData)
+    }
+}
+
+/// Slot of an `Option<Channel<T>>` argument. Not public API.
+#[derive(Debug)]
+pub struct OptionalChannelSlot<T>(Option<Option<u64>>, PhantomData<fn() -> T>);
+
+impl<T> ArgSlot for OptionalChannelSlot<T> {
+    type Value = Option<Channel<T>>;
+    const READS_PARAMS: bool = true;
+
+    fn is_filled(&self) -> bool {
+        self.0.is_some()
+    }
+
+    fn read<'de, D: Deserializer<'de>>(&mut self, deserializer: D) -> Result<(), D::Error> {
+        self.0 = Some(Option::<ChannelId>::deserialize(deserializer)?.map(|id| id.0));
+        Ok(())
+    }
+
+    fn finish(self, cx: &InvokeContext<'_>) -> Result<Option<Channel<T>>, SlotError> {
+        match self.0.flatten() {
+            None => Ok(None),
+            Some(id) => ChannelSlot::<T>(Some(id), PhantomData).finish(cx).map(Some),
+        }
+    }
+}
+
 /// Describes a channel whose message type implements `TS` (the probe level
 /// above plain `TS` types; see `invoke/probes.rs`). Not public API.
 pub trait ChannelTsType {

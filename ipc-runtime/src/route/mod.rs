@@ -20,6 +20,7 @@ pub(crate) mod dispatch;
 pub(crate) mod events;
 pub(crate) mod history;
 pub(crate) mod reserved;
+mod upload;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

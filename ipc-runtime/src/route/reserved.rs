@@ -1,5 +1,5 @@
 //! The reserved methods: the protocol's own (`ipc.listen`, `ipc.unlisten`,
-//! `ipc.emit`, `ipc.cancel`), JSON-RPC's service discovery (`rpc.discover`,
+//! `ipc.emit`, `ipc.cancel`, `ipc.upload`), JSON-RPC's service discovery (`rpc.discover`,
 //! OpenRPC) and those of Tauri's event plugin
 //! (`plugin:event|listen`, `unlisten`, `emit`, `emit_to`), which let an
 //! unmodified `@tauri-apps/api` frontend use events against this runtime.
@@ -42,6 +42,9 @@ pub(crate) fn dispatch(
         method::LISTEN => peer(name, source).and_then(|p| listen(router, params, p)),
         method::UNLISTEN => peer(name, source).and_then(|p| unlisten(router, params, p)),
         method::CANCEL => peer(name, source).and_then(|p| cancel(params, p)),
+        method::UPLOAD => {
+            peer(name, source).and_then(|p| super::upload::upload(params, source.attachments, p))
+        }
         method::DISCOVER => Ok(rpc_discover(router, source)),
         method::TAURI_LISTEN => peer(name, source).and_then(|p| tauri_listen(router, params, p)),
         method::TAURI_UNLISTEN => {

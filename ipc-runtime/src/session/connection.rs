@@ -69,6 +69,11 @@ impl Connection {
             max_batch: options.max_batch,
             max_subscriptions: options.max_subscriptions,
             rate_limit: options.rate_limit,
+            upload_limits: crate::invoke::upload::UploadLimits {
+                window: options.upload_window,
+                max_size: options.max_upload_size,
+                max_open: options.max_uploads,
+            },
         });
         let connection = Connection {
             router: Arc::clone(router),
@@ -206,11 +211,13 @@ impl Connection {
     }
 
     /// Closes the connection because the client went away: its subscriptions
-    /// end at once; calls still running finish (their results are discarded),
-    /// so a command is never stopped half-way by a disconnect. Emits
+    /// end at once, open uploads fail (`UploadError::Disconnected`); calls
+    /// still running finish (their results are discarded), so a command is
+    /// never stopped half-way by a disconnect. Emits
     /// `ipc:disconnected`.
     pub fn close(self) {
         self.router.events.drop_client(self.client_id());
+        self.session.disconnect_uploads();
         self.tasks.close();
         self.emit_lifecycle("ipc:disconnected");
     }
@@ -222,6 +229,7 @@ impl Connection {
     /// they finish).
     pub async fn shutdown(self, drain: Duration) -> usize {
         self.router.events.drop_client(self.client_id());
+        self.session.disconnect_uploads();
         self.tasks.close();
         let cancelled = if tokio::time::timeout(drain, self.tasks.wait())
             .await
@@ -537,3 +545,7 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "upload_tests.rs"]
+mod upload_tests;

@@ -43,6 +43,15 @@ pub struct ConnectOptions {
     /// default). Past it, a call is answered with -32006 (`data.retryAfterMs`
     /// says when to try again) and an emit is dropped.
     pub rate_limit: Option<super::RateLimit>,
+    /// Bytes of credit each upload is granted ahead of what its command has
+    /// read (default 1 MiB): the most the server holds of one upload.
+    pub upload_window: u64,
+    /// The most bytes one upload may carry (default 4 GiB); a command may set
+    /// a lower limit with `Upload::limit`.
+    pub max_upload_size: u64,
+    /// How many uploads may be open at once (default 8). Keep it below
+    /// `max_in_flight`: a command reading an upload holds a call slot.
+    pub max_uploads: usize,
 }
 
 impl Default for ConnectOptions {
@@ -59,6 +68,9 @@ impl Default for ConnectOptions {
             max_batch: 64,
             max_subscriptions: 256,
             rate_limit: None,
+            upload_window: 1 << 20,
+            max_upload_size: 4 << 30,
+            max_uploads: 8,
         }
     }
 }
@@ -136,6 +148,27 @@ impl ConnectOptions {
         self
     }
 
+    /// These options, with another upload window (bytes held per upload).
+    #[must_use]
+    pub fn upload_window(mut self, bytes: u64) -> Self {
+        self.upload_window = bytes;
+        self
+    }
+
+    /// These options, with another upload size limit.
+    #[must_use]
+    pub fn max_upload_size(mut self, bytes: u64) -> Self {
+        self.max_upload_size = bytes;
+        self
+    }
+
+    /// These options, with another limit on uploads open at once.
+    #[must_use]
+    pub fn max_uploads(mut self, uploads: usize) -> Self {
+        self.max_uploads = uploads;
+        self
+    }
+
     /// These options, with another outbox capacity.
     #[must_use]
     pub fn outbox_capacity(mut self, messages: usize) -> Self {
@@ -158,6 +191,9 @@ impl std::fmt::Debug for ConnectOptions {
             .field("max_batch", &self.max_batch)
             .field("max_subscriptions", &self.max_subscriptions)
             .field("rate_limit", &self.rate_limit)
+            .field("upload_window", &self.upload_window)
+            .field("max_upload_size", &self.max_upload_size)
+            .field("max_uploads", &self.max_uploads)
             .finish()
     }
 }

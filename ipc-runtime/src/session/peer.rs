@@ -14,6 +14,7 @@ use crate::caller::Caller;
 use crate::codec::{self, Outbound};
 use crate::invoke::Peer;
 use crate::invoke::peer::SendFuture;
+use crate::invoke::upload::{Inbox, OpenRefused, UploadLimits};
 
 /// The calls of a connection that are running, for `ipc.cancel` and shutdown.
 #[derive(Default)]
@@ -61,6 +62,9 @@ pub(crate) struct Session {
     max_batch: usize,
     max_subscriptions: usize,
     rate: Option<Bucket>,
+    /// Uploads open on this connection, by the id the client chose.
+    uploads: Mutex<HashMap<u64, Arc<Inbox>>>,
+    upload_limits: UploadLimits,
 }
 
 /// What a session is made from.
@@ -71,6 +75,7 @@ pub(super) struct SessionParts {
     pub(super) max_batch: usize,
     pub(super) max_subscriptions: usize,
     pub(super) rate_limit: Option<super::RateLimit>,
+    pub(super) upload_limits: UploadLimits,
 }
 
 impl Session {
@@ -87,6 +92,8 @@ impl Session {
             max_batch: parts.max_batch,
             max_subscriptions: parts.max_subscriptions,
             rate: parts.rate_limit.map(Bucket::new),
+            uploads: Mutex::new(HashMap::new()),
+            upload_limits: parts.upload_limits,
         })
     }
 
@@ -110,6 +117,18 @@ impl Session {
             call.abort.abort();
         }
         running.len()
+    }
+
+    fn lock_uploads(&self) -> MutexGuard<'_, HashMap<u64, Arc<Inbox>>> {
+        self.uploads.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The client is gone: every open upload fails with `Disconnected`.
+    pub(super) fn disconnect_uploads(&self) {
+        let open: Vec<Arc<Inbox>> = self.lock_uploads().drain().map(|(_, i)| i).collect();
+        for inbox in open {
+            inbox.disconnect();
+        }
     }
 
     fn drop_event(&self) {
@@ -184,6 +203,36 @@ impl Peer for Session {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&id);
+    }
+
+    fn upload_limits(&self) -> UploadLimits {
+        self.upload_limits
+    }
+
+    fn open_upload(&self, id: u64, inbox: Arc<Inbox>) -> Result<(), OpenRefused> {
+        let mut uploads = self.lock_uploads();
+        if uploads.contains_key(&id) {
+            return Err(OpenRefused::InUse);
+        }
+        if uploads.len() >= self.upload_limits.max_open {
+            return Err(OpenRefused::TooMany(self.upload_limits.max_open));
+        }
+        uploads.insert(id, inbox);
+        Ok(())
+    }
+
+    fn upload(&self, id: u64) -> Option<Arc<Inbox>> {
+        self.lock_uploads().get(&id).cloned()
+    }
+
+    fn close_upload(&self, id: u64, inbox: &Inbox) {
+        let mut uploads = self.lock_uploads();
+        if uploads
+            .get(&id)
+            .is_some_and(|open| std::ptr::eq(Arc::as_ptr(open), inbox))
+        {
+            uploads.remove(&id);
+        }
     }
 
     fn cancel(&self, request: &str) -> bool {

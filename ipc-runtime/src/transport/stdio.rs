@@ -146,6 +146,20 @@ impl StdioServer {
         self
     }
 
+    /// Upload limits (see [`Upload`](crate::Upload)): the window of bytes
+    /// held per upload ahead of its command (default 1 MiB), the most bytes
+    /// one upload may carry (default 4 GiB), and how many may be open at once
+    /// (default 8).
+    #[must_use]
+    pub fn uploads(mut self, window: u64, max_size: u64, max_open: usize) -> Self {
+        self.connect = self
+            .connect
+            .upload_window(window)
+            .max_upload_size(max_size)
+            .max_uploads(max_open);
+        self
+    }
+
     /// How many outgoing messages may wait for the output (default 256).
     /// Beyond it events are dropped (the peer then gets `ipc.lagged`);
     /// responses and channel messages wait.

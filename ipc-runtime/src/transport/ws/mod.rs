@@ -275,6 +275,21 @@ impl ServerBuilder {
         self
     }
 
+    /// Upload limits per connection (see [`Upload`](crate::Upload)): the
+    /// window of bytes held per upload ahead of its command (default 1 MiB),
+    /// the most bytes one upload may carry (default 4 GiB), and how many may
+    /// be open at once (default 8).
+    #[must_use]
+    pub fn uploads(mut self, window: u64, max_size: u64, max_open: usize) -> Self {
+        self.limits.connect = self
+            .limits
+            .connect
+            .upload_window(window)
+            .max_upload_size(max_size)
+            .max_uploads(max_open);
+        self
+    }
+
     /// How many outgoing messages may queue per connection (default 256).
     #[must_use]
     pub fn outbox_capacity(mut self, messages: usize) -> Self {
