@@ -126,6 +126,9 @@ pub use invoke::extract;
 pub use invoke::extract::{CommandArg, State};
 pub use invoke::model::Fallback;
 pub use invoke::registry::{CommandDef, CommandInfo, ListenerDef};
+pub use route::bridge::{
+    Bridge, BridgeError, BridgeFilter, BridgeStats, BridgedEvent, Delivered, Inbox,
+};
 pub use route::channel::{Channel, ChannelClosed};
 pub use route::events::{Event, ListenerId};
 pub use site::Site;
