@@ -682,6 +682,30 @@ mod tests {
     }
 
     #[test]
+    fn bridge_is_an_event_flag() {
+        let mut cx = Ctxt::default();
+        let attr = parse_event(quote!("chat:message", replay = 5, bridge), &mut cx);
+        assert!(cx.check().is_ok());
+        assert!(attr.bridge);
+        assert_eq!(attr.replay, 5);
+        let mut cx = Ctxt::default();
+        assert!(!parse_event(quote!("chat:message"), &mut cx).bridge);
+        let wrong = messages(|cx| {
+            parse_event(quote!("x", bridge = true), cx);
+        });
+        assert_eq!(wrong, ["`bridge` takes no value: write `bridge` alone"]);
+        let on_listen = messages(|cx| {
+            parse_listen(quote!("x", bridge), cx);
+        });
+        assert_eq!(
+            on_listen,
+            [
+                "unknown #[listen] option `bridge`; expected the event name as a string, then `blocking`, `crate = \"...\"`"
+            ]
+        );
+    }
+
+    #[test]
     fn a_missing_or_unwritten_name_is_reported_once() {
         let none = messages(|cx| {
             parse_event(TokenStream::new(), cx);

@@ -132,6 +132,7 @@ impl BridgedEvent {
     }
 
     /// The payload, shared (for a bridge that sends it without copying).
+    #[cfg(feature = "nats")]
     pub(crate) fn payload_arc(&self) -> Arc<RawValue> {
         Arc::clone(&self.payload)
     }
