@@ -380,7 +380,7 @@ async fn forged_and_malformed_messages_are_refused_and_counted() {
 async fn a_full_queue_drops_and_counts_but_delivers_locally() {
     let broker = Broker::start();
     let bridge = NatsBridge::builder(broker.url())
-        .queue(16, 1024)
+        .queue(16, 4 << 20)
         .connect()
         .await
         .unwrap();
@@ -389,10 +389,19 @@ async fn a_full_queue_drops_and_counts_but_delivers_locally() {
     let sink = Arc::clone(&seen);
     app.listen("big", move |_| *sink.lock().unwrap() += 1);
     // Larger than the whole queue's bytes: never queued.
-    app.emit("big", &"x".repeat(4096)).unwrap();
+    app.emit("big", &"x".repeat(5 << 20)).unwrap();
     assert_eq!(*seen.lock().unwrap(), 1, "delivered here");
     let stats = app.bridge_stats().unwrap();
     assert_eq!((stats.dropped_full, stats.published), (1, 0), "{stats:?}");
+    // Queued, but over the server's max_payload (1 MiB): refused, counted.
+    app.emit("big", &"x".repeat(2 << 20)).unwrap();
+    assert_eq!(*seen.lock().unwrap(), 2, "delivered here");
+    eventually("the refusal to be counted", Duration::from_secs(10), || {
+        app.bridge_stats().unwrap().failed == 1
+    })
+    .await;
+    let stats = app.bridge_stats().unwrap();
+    assert_eq!((stats.published, stats.lost()), (0, 2), "{stats:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -270,6 +270,9 @@ pub struct BridgeStats {
     pub dropped_full: u64,
     /// Events not published because the broker was unreachable.
     pub dropped_offline: u64,
+    /// Events the broker's client refused to publish (larger than the
+    /// broker accepts, for NATS its `max_payload`, 1 MiB by default).
+    pub failed: u64,
     /// Messages from the broker refused (malformed, runtime events), or lost
     /// because this instance read them too slowly.
     pub rejected: u64,
@@ -280,7 +283,7 @@ pub struct BridgeStats {
 impl BridgeStats {
     /// Events emitted here that never reached the broker.
     pub fn lost(&self) -> u64 {
-        self.dropped_full + self.dropped_offline
+        self.dropped_full + self.dropped_offline + self.failed
     }
 }
 

@@ -42,6 +42,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use async_nats::client::PublishErrorKind;
 use async_nats::connection::State;
 use async_nats::{Client, HeaderMap, Message, Subscriber};
 use bytes::Bytes;
@@ -270,6 +271,7 @@ impl Bridge for NatsBridge {
         stats.received = c.received.load(Ordering::Relaxed);
         stats.dropped_full = c.dropped_full.load(Ordering::Relaxed);
         stats.dropped_offline = c.dropped_offline.load(Ordering::Relaxed);
+        stats.failed = c.failed.load(Ordering::Relaxed);
         stats.rejected = c.rejected.load(Ordering::Relaxed);
         stats.queued = lock(&self.shared.queue).items.len() as u64;
         stats
@@ -321,6 +323,7 @@ struct Counters {
     received: AtomicU64,
     dropped_full: AtomicU64,
     dropped_offline: AtomicU64,
+    failed: AtomicU64,
     rejected: AtomicU64,
 }
 
@@ -374,7 +377,20 @@ async fn publish_loop(shared: Arc<Shared>) {
             Ok(Ok(())) => {
                 shared.counters.published.fetch_add(1, Ordering::Relaxed);
             }
-            Ok(Err(error)) => shared.lost_offline(&event, &error.to_string()),
+            Ok(Err(error)) if error.kind() == PublishErrorKind::Send => {
+                shared.lost_offline(&event, &error.to_string())
+            }
+            Ok(Err(error)) => {
+                let n = shared.counters.failed.fetch_add(1, Ordering::Relaxed) + 1;
+                if n == 1 || n.is_multiple_of(1000) {
+                    tracing::warn!(
+                        event = event.name(),
+                        failed = n,
+                        %error,
+                        "NATS bridge: event refused by the NATS client"
+                    );
+                }
+            }
             Err(_) => shared.lost_offline(&event, "publish timed out"),
         }
     }
