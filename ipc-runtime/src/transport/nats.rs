@@ -266,15 +266,15 @@ impl Bridge for NatsBridge {
 
     fn stats(&self) -> BridgeStats {
         let c = &self.shared.counters;
-        let mut stats = BridgeStats::default();
-        stats.published = c.published.load(Ordering::Relaxed);
-        stats.received = c.received.load(Ordering::Relaxed);
-        stats.dropped_full = c.dropped_full.load(Ordering::Relaxed);
-        stats.dropped_offline = c.dropped_offline.load(Ordering::Relaxed);
-        stats.failed = c.failed.load(Ordering::Relaxed);
-        stats.rejected = c.rejected.load(Ordering::Relaxed);
-        stats.queued = lock(&self.shared.queue).items.len() as u64;
-        stats
+        BridgeStats {
+            published: c.published.load(Ordering::Relaxed),
+            received: c.received.load(Ordering::Relaxed),
+            dropped_full: c.dropped_full.load(Ordering::Relaxed),
+            dropped_offline: c.dropped_offline.load(Ordering::Relaxed),
+            failed: c.failed.load(Ordering::Relaxed),
+            rejected: c.rejected.load(Ordering::Relaxed),
+            queued: lock(&self.shared.queue).items.len() as u64,
+        }
     }
 }
 
