@@ -70,24 +70,22 @@ struct Latency {
     p99: Duration,
 }
 
-/// Times `SAMPLES` round trips of `one` (after `WARMUP`).
-async fn latency<F, Fut>(mut one: F) -> Latency
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Duration>,
-{
-    for _ in 0..WARMUP {
-        one().await;
-    }
-    let mut samples = Vec::with_capacity(SAMPLES);
-    for _ in 0..SAMPLES {
-        samples.push(one().await);
-    }
-    samples.sort();
-    Latency {
-        p50: percentile(&samples, 0.5),
-        p99: percentile(&samples, 0.99),
-    }
+/// Times `SAMPLES` runs of the block (after `WARMUP`), which returns a `Duration`.
+macro_rules! latency {
+    ($one:expr) => {{
+        for _ in 0..WARMUP {
+            let _ = $one;
+        }
+        let mut samples = Vec::with_capacity(SAMPLES);
+        for _ in 0..SAMPLES {
+            samples.push($one);
+        }
+        samples.sort();
+        Latency {
+            p50: percentile(&samples, 0.5),
+            p99: percentile(&samples, 0.99),
+        }
+    }};
 }
 
 fn us(d: Duration) -> String {
@@ -162,43 +160,31 @@ async fn main() {
     }
 
     let wait = Duration::from_secs(5);
-    let nats = latency(|| {
-        let (publisher, rx, body) = (&publisher, &mut raw_rx, body.clone());
-        async move {
-            let start = Instant::now();
-            publisher
-                .publish_with_headers("raw.bench", headers(), body.into())
-                .await
-                .unwrap();
-            tokio::time::timeout(wait, rx.recv())
-                .await
-                .expect("raw arrival");
-            start.elapsed()
-        }
-    })
-    .await;
-    let ours = latency(|| {
-        let (a, rx, payload) = (&a, &mut arrived, &payload);
-        async move {
-            let start = Instant::now();
-            a.emit("bench", payload).unwrap();
-            tokio::time::timeout(wait, rx.recv())
-                .await
-                .expect("bridged arrival");
-            start.elapsed()
-        }
-    })
-    .await;
-    let local = latency(|| {
-        let (a, rx, payload) = (&a, &mut local_rx, &payload);
-        async move {
-            let start = Instant::now();
-            a.emit("local", payload).unwrap();
-            rx.recv().await.expect("local arrival");
-            start.elapsed()
-        }
-    })
-    .await;
+    let nats = latency!({
+        let start = Instant::now();
+        publisher
+            .publish_with_headers("raw.bench", headers(), body.clone().into())
+            .await
+            .unwrap();
+        tokio::time::timeout(wait, raw_rx.recv())
+            .await
+            .expect("raw arrival");
+        start.elapsed()
+    });
+    let ours = latency!({
+        let start = Instant::now();
+        a.emit("bench", &payload).unwrap();
+        tokio::time::timeout(wait, arrived.recv())
+            .await
+            .expect("bridged arrival");
+        start.elapsed()
+    });
+    let local = latency!({
+        let start = Instant::now();
+        a.emit("local", &payload).unwrap();
+        local_rx.recv().await.expect("local arrival");
+        start.elapsed()
+    });
 
     // Throughput: bare clients (publish waits when the client's buffer is full).
     let before = raw_count.load(Ordering::Relaxed);
