@@ -18,6 +18,7 @@ pub(crate) const BLOCKING: &str = "blocking";
 pub(crate) const CRATE: &str = "crate";
 pub(crate) const REPLAY: &str = "replay";
 pub(crate) const LAST: &str = "last";
+pub(crate) const BRIDGE: &str = "bridge";
 
 /// Options of `#[command]`.
 pub(crate) struct CommandAttr {
@@ -35,6 +36,9 @@ pub(crate) struct NamedAttr {
     pub(crate) krate: Path,
     /// How many events to keep for resuming frontends (`last` is 1).
     pub(crate) replay: u32,
+    /// Whether the event crosses between instances under
+    /// `BridgeFilter::declared()` (`bridge`).
+    pub(crate) bridge: bool,
 }
 
 /// Options of `#[listen]`.
@@ -55,16 +59,18 @@ enum Key {
     Crate,
     Replay,
     Last,
+    Bridge,
 }
 
 impl Key {
-    const ALL: [Key; 6] = [
+    const ALL: [Key; 7] = [
         Key::Rename,
         Key::RenameAll,
         Key::Blocking,
         Key::Crate,
         Key::Replay,
         Key::Last,
+        Key::Bridge,
     ];
 
     fn name(self) -> &'static str {
@@ -75,12 +81,13 @@ impl Key {
             Key::Crate => CRATE,
             Key::Replay => REPLAY,
             Key::Last => LAST,
+            Key::Bridge => BRIDGE,
         }
     }
 
     /// Whether it is written `key = value`; the others are flags (`key`).
     fn takes_value(self) -> bool {
-        !matches!(self, Key::Blocking | Key::Last)
+        !matches!(self, Key::Blocking | Key::Last | Key::Bridge)
     }
 
     /// Whether its value is a number rather than a string.
@@ -126,7 +133,7 @@ impl Attribute {
         match self {
             Attribute::Command => &[Key::Rename, Key::RenameAll, Key::Blocking, Key::Crate],
             Attribute::Listen => &[Key::Blocking, Key::Crate],
-            Attribute::Event => &[Key::Replay, Key::Last, Key::Crate],
+            Attribute::Event => &[Key::Replay, Key::Last, Key::Bridge, Key::Crate],
         }
     }
 
@@ -152,6 +159,7 @@ struct Options {
     krate: Option<Path>,
     replay: Option<u32>,
     last: bool,
+    bridge: bool,
     /// Keys read so far, for "duplicate option" errors.
     seen: Vec<Key>,
 }
@@ -263,6 +271,7 @@ fn parse_named(args: TokenStream, attribute: Attribute, cx: &mut Ctxt) -> NamedA
         krate: options.krate.unwrap_or_else(default_crate),
         // `last` keeps one; `replay = N` keeps N (at least the one `last` wants).
         replay: options.replay.unwrap_or(0).max(u32::from(options.last)),
+        bridge: options.bridge,
     }
 }
 
@@ -495,6 +504,7 @@ fn set_flag(key: Key, span: Span, options: &mut Options) {
     match key {
         Key::Blocking => options.blocking = Some(span),
         Key::Last => options.last = true,
+        Key::Bridge => options.bridge = true,
         // Keys with a value are never flags (checked by the caller).
         Key::Rename | Key::RenameAll | Key::Crate | Key::Replay => {}
     }
@@ -518,7 +528,7 @@ fn set_value(key: Key, lit: LitStr, options: &mut Options, cx: &mut Ctxt) {
             ),
         },
         // A flag, or a number: never a string to set (checked by the caller).
-        Key::Blocking | Key::Last | Key::Replay => {}
+        Key::Blocking | Key::Last | Key::Bridge | Key::Replay => {}
     }
 }
 
@@ -672,6 +682,30 @@ mod tests {
     }
 
     #[test]
+    fn bridge_is_an_event_flag() {
+        let mut cx = Ctxt::default();
+        let attr = parse_event(quote!("chat:message", replay = 5, bridge), &mut cx);
+        assert!(cx.check().is_ok());
+        assert!(attr.bridge);
+        assert_eq!(attr.replay, 5);
+        let mut cx = Ctxt::default();
+        assert!(!parse_event(quote!("chat:message"), &mut cx).bridge);
+        let wrong = messages(|cx| {
+            parse_event(quote!("x", bridge = true), cx);
+        });
+        assert_eq!(wrong, ["`bridge` takes no value: write `bridge` alone"]);
+        let on_listen = messages(|cx| {
+            parse_listen(quote!("x", bridge), cx);
+        });
+        assert_eq!(
+            on_listen,
+            [
+                "unknown #[listen] option `bridge`; expected the event name as a string, then `blocking`, `crate = \"...\"`"
+            ]
+        );
+    }
+
+    #[test]
     fn a_missing_or_unwritten_name_is_reported_once() {
         let none = messages(|cx| {
             parse_event(TokenStream::new(), cx);
@@ -687,7 +721,7 @@ mod tests {
             option_first,
             [
                 "#[event] needs the event's name first: #[event(\"event-name\")]",
-                "unknown #[event] option `blocking`; expected the event name as a string, then `replay = N`, `last`, `crate = \"...\"`",
+                "unknown #[event] option `blocking`; expected the event name as a string, then `replay = N`, `last`, `bridge`, `crate = \"...\"`",
             ]
         );
         let constant = messages(|cx| {

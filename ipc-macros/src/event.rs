@@ -91,6 +91,7 @@ fn generate(attr: &EventAttr, ty: &PayloadType<'_>) -> TokenStream {
     let site = expand::site(ident);
     let payload = describe::payload_type(quote!(#ident));
     let replay = attr.replay;
+    let bridge = attr.bridge;
     quote! {
         const _: () = {
             use #krate::__private as __ipc;
@@ -104,6 +105,7 @@ fn generate(attr: &EventAttr, ty: &PayloadType<'_>) -> TokenStream {
                 payload: __ipc_payload,
                 site: #site,
                 replay: #replay,
+                bridge: #bridge,
             };
 
             __ipc::inventory::submit! {

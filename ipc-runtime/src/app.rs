@@ -61,9 +61,9 @@ impl App {
     }
 
     pub(crate) fn from_router(router: Router) -> Self {
-        App {
-            router: Arc::new(router),
-        }
+        let router = Arc::new(router);
+        router.start_bridge();
+        App { router }
     }
 
     /// The app a call runs in, read back from its context (the context holds
@@ -237,6 +237,30 @@ impl App {
         payload: &T,
     ) -> Result<(), EmitError> {
         self.router.emit(target, event, payload)
+    }
+
+    /// This instance's id: random for each run of the app, carried by the
+    /// events it sends across its [`bridge`](crate::AppBuilder::bridge) (and
+    /// the epoch resuming frontends echo back).
+    ///
+    /// ```rust,standalone_crate
+    /// # use ipc_runtime::App;
+    /// let (a, b) = (App::builder().build().unwrap(), App::builder().build().unwrap());
+    /// assert_ne!(a.instance_id(), b.instance_id());
+    /// ```
+    pub fn instance_id(&self) -> &str {
+        self.router.events.epoch()
+    }
+
+    /// The counters of the app's [`bridge`](crate::AppBuilder::bridge)
+    /// (published, received, lost...), or `None` without one.
+    ///
+    /// ```rust,standalone_crate
+    /// # use ipc_runtime::App;
+    /// assert!(App::builder().build().unwrap().bridge_stats().is_none());
+    /// ```
+    pub fn bridge_stats(&self) -> Option<crate::BridgeStats> {
+        self.router.bridge_stats()
     }
 
     /// Emits a declared event to everyone: [`emit`](App::emit) with the name

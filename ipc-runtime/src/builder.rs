@@ -12,6 +12,7 @@ use crate::invoke::registry::{
     self, CommandDef, CommandRegistration, ListenerDef, ListenerRegistration, Registered, Registry,
 };
 use crate::route::Router;
+use crate::route::bridge::{Bridge, BridgeFilter};
 use crate::route::events::{EventBus, Replay};
 use crate::route::history::Keep;
 use crate::state::StateMap;
@@ -46,6 +47,9 @@ pub struct AppBuilder {
     /// Replay buffers asked for by name (besides `#[event(replay = N)]`).
     replay: Vec<(String, usize)>,
     replay_bytes: (usize, usize),
+    /// Where events cross to other instances, and which.
+    bridge: Option<Box<dyn Bridge>>,
+    bridge_filter: BridgeFilter,
 }
 
 /// The bytes a replay buffer keeps of one name, and across all names, unless set.
@@ -63,7 +67,51 @@ impl AppBuilder {
             acl: Acl::default(),
             replay: Vec::new(),
             replay_bytes: REPLAY_BYTES,
+            bridge: None,
+            bridge_filter: BridgeFilter::all(),
         }
+    }
+
+    /// Joins this app to its other instances through a broker: events
+    /// emitted here (from Rust or a frontend) that the
+    /// [`bridge_filter`](Self::bridge_filter) lets cross are published once,
+    /// and those of the other instances are delivered here, to the Rust
+    /// listeners and subscribed frontends their targets reach. Client ids
+    /// then start at a random number, so a client id names one client across
+    /// the instances. With the `nats` feature:
+    /// [`NatsBridge`](crate::transport::nats::NatsBridge). See
+    /// `docs/scale-out.md`.
+    ///
+    /// ```rust,standalone_crate
+    /// use ipc_runtime::{App, Bridge, BridgeFilter, BridgedEvent, Inbox};
+    ///
+    /// /// Publishes nowhere: this instance alone.
+    /// struct Nowhere;
+    /// impl Bridge for Nowhere {
+    ///     fn start(&self, _inbox: Inbox) {}
+    ///     fn publish(&self, _event: &BridgedEvent) {}
+    /// }
+    ///
+    /// let app = App::builder()
+    ///     .bridge(Nowhere)
+    ///     .bridge_filter(BridgeFilter::matching(["chat:*"]))
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(app.bridge_stats().is_some());
+    /// ```
+    #[must_use]
+    pub fn bridge(mut self, bridge: impl Bridge) -> Self {
+        self.bridge = Some(Box::new(bridge));
+        self
+    }
+
+    /// Which events cross the [`bridge`](Self::bridge): all (the default),
+    /// those matching patterns, or those declared with `#[event("name",
+    /// bridge)]`. Runtime events (`ipc:…`) never cross.
+    #[must_use]
+    pub fn bridge_filter(mut self, filter: BridgeFilter) -> Self {
+        self.bridge_filter = filter;
+        self
     }
 
     /// Keeps the last `count` events of `event` (at least one), so that a
@@ -248,9 +296,18 @@ impl AppBuilder {
         let runtime = self
             .runtime
             .or_else(|| tokio::runtime::Handle::try_current().ok());
-        Ok(App::from_router(Router::new(
-            registry, events, self.acl, self.state, runtime,
-        )))
+        let mut router = Router::new(registry, events, self.acl, self.state, runtime);
+        if let Some(bridge) = self.bridge {
+            let declared = self
+                .discover
+                .then(registry::declared_events)
+                .into_iter()
+                .flatten()
+                .filter(|d| d.bridge)
+                .map(|d| d.event);
+            router.set_bridge(bridge, self.bridge_filter.with_declared(declared));
+        }
+        Ok(App::from_router(router))
     }
 }
 

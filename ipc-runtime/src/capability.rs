@@ -122,14 +122,14 @@ impl Capability {
 
 /// A name pattern: `*` matches any run of characters (including none).
 #[derive(Clone, PartialEq, Eq)]
-struct Pattern(String);
+pub(crate) struct Pattern(String);
 
 impl Pattern {
-    fn new(pattern: impl Into<String>) -> Self {
+    pub(crate) fn new(pattern: impl Into<String>) -> Self {
         Pattern(pattern.into())
     }
 
-    fn matches(&self, name: &str) -> bool {
+    pub(crate) fn matches(&self, name: &str) -> bool {
         glob(self.0.as_bytes(), name.as_bytes())
     }
 }

@@ -127,6 +127,9 @@ pub use invoke::extract::{CommandArg, State};
 pub use invoke::model::Fallback;
 pub use invoke::registry::{CommandDef, CommandInfo, ListenerDef};
 pub use invoke::upload::{Upload, UploadError};
+pub use route::bridge::{
+    Bridge, BridgeError, BridgeFilter, BridgeStats, BridgedEvent, Delivered, Inbox,
+};
 pub use route::channel::{Channel, ChannelClosed};
 pub use route::events::{Event, ListenerId};
 pub use site::Site;

@@ -36,11 +36,12 @@ const LAYERS: &[(&str, &[&str])] = &[
     // Calling one command through its shim: registry, argument reading,
     // injected arguments, result encoding, the panic guard, the `Peer` trait.
     ("invocation", &["invoke"]),
-    // The dispatcher, reserved methods, the event bus, channels.
+    // The dispatcher, reserved methods, the event bus, channels, the bridge seam.
     ("routing", &["route"]),
     // One frontend's state: its outbox, limits and running calls.
     ("session", &["session"]),
-    // Bytes to session calls and back: WebSocket, stdio, desktop windows.
+    // Bytes to session calls and back: WebSocket, stdio, desktop windows; and
+    // events to a broker and back (the NATS bridge).
     ("transport", &["transport"]),
     // Beside the layers: `App` and its builder, the bindings, the path
     // generated code uses, and the crate root.

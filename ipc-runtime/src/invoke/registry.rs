@@ -120,6 +120,9 @@ pub struct EventRegistration {
     /// How many of its events to keep for resuming frontends (`replay = N`;
     /// `last` is 1; 0: none).
     pub replay: u32,
+    /// Whether it crosses between instances under `BridgeFilter::declared()`
+    /// (`bridge`).
+    pub bridge: bool,
 }
 
 impl fmt::Debug for EventRegistration {

@@ -13,7 +13,9 @@
 //! * [`events`]: the event bus (Rust listeners and frontend subscriptions).
 //! * [`history`]: replay buffers and sequence numbers, for resuming frontends.
 //! * [`channel`]: `Channel<T>`, a stream from a command back to its caller.
+//! * [`bridge`]: events crossing between instances through a broker.
 
+pub(crate) mod bridge;
 pub(crate) mod channel;
 pub(crate) mod discover;
 pub(crate) mod dispatch;
@@ -89,6 +91,8 @@ pub(crate) struct Router {
     pub(crate) runtime: Option<tokio::runtime::Handle>,
     /// The next connection's client id (0 is the backend).
     next_client: AtomicU64,
+    /// Where events cross to the app's other instances, if anywhere.
+    bridge: Option<bridge::Link>,
 }
 
 impl Router {
@@ -107,7 +111,45 @@ impl Router {
             backend: Caller::backend(),
             runtime,
             next_client: AtomicU64::new(1),
+            bridge: None,
         }
+    }
+
+    /// Joins this instance to others through `bridge`. Client ids then start
+    /// at a random number (below 2^52, so JavaScript reads them exactly), so
+    /// that `emit_to` a client id means one client across the instances.
+    pub(crate) fn set_bridge(
+        &mut self,
+        bridge: Box<dyn bridge::Bridge>,
+        filter: bridge::BridgeFilter,
+    ) {
+        let mut bytes = [0u8; 4];
+        let random = match getrandom::fill(&mut bytes) {
+            Ok(()) => u64::from(u32::from_le_bytes(bytes) >> 1),
+            Err(_) => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::from(d.subsec_nanos()) >> 1),
+        };
+        // 2^31 starting blocks of 2^21 ids each.
+        self.next_client = AtomicU64::new((random << 21) + 1);
+        let instance = self.events.epoch().into();
+        self.bridge = Some(bridge::Link {
+            bridge,
+            filter,
+            instance,
+        });
+    }
+
+    /// Starts the bridge (once the router is shared): it may deliver from now on.
+    pub(crate) fn start_bridge(self: &Arc<Self>) {
+        if let Some(link) = &self.bridge {
+            link.bridge.start(bridge::Inbox::new(self));
+        }
+    }
+
+    /// The bridge's counters, if the app has one.
+    pub(crate) fn bridge_stats(&self) -> Option<bridge::BridgeStats> {
+        self.bridge.as_ref().map(|link| link.bridge.stats())
     }
 
     /// A client id never used before in this process.
@@ -157,6 +199,9 @@ impl Router {
         target: &EventTarget,
     ) {
         self.events.deliver(self, event, payload, source, target);
+        if let Some(link) = &self.bridge {
+            link.publish(event, payload, source.client_id(), target);
+        }
     }
 
     /// An event from a caller (a frontend's `ipc.emit` or notification):

@@ -6,7 +6,9 @@
 //! `handle_text`/`handle_binary` calls and writes out what the connection's
 //! `Outbox` yields; everything else (routing, limits, subscriptions, channels)
 //! is the session's. [`ws`] is the WebSocket server; [`stdio`] serves one
-//! session on stdin/stdout (or any reader/writer pair).
+//! session on stdin/stdout (or any reader/writer pair). [`nats`] (feature
+//! `nats`) carries events between the instances of an app, rather than
+//! messages from a frontend.
 
 #[cfg(feature = "ws")]
 pub mod ws;
@@ -16,3 +18,5 @@ pub mod stdio;
 
 #[cfg(feature = "desktop")]
 pub mod desktop;
+#[cfg(feature = "nats")]
+pub mod nats;
