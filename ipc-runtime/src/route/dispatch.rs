@@ -16,6 +16,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use tracing::Instrument;
 
+use super::middleware::LayeredCall;
 use super::{Router, reserved};
 use crate::caller::Caller;
 use crate::capability::Action;
@@ -89,6 +90,33 @@ impl Router {
             Err(error) => return Invoked::ready(Err(error)),
         };
         let span = InvokeSpan::new(found.registration.name, None);
+        if let Some(layers) = &self.layers
+            && layers.applies_to(found.registration.name)
+        {
+            // `null` is no params, as on the plain path.
+            let params = match &args {
+                Value::Null => None,
+                args => match serde_json::value::to_raw_value(args) {
+                    Ok(raw) => Some(raw),
+                    Err(e) => return Invoked::ready(Err(InvokeError::internal(e.to_string()))),
+                },
+            };
+            let call = LayeredCall {
+                command: found.registration.name,
+                id: None,
+                params,
+                caller: caller.clone(),
+                peer: None,
+                attachments: Vec::new(),
+                out: Out::Value,
+            };
+            let running = self.run_layered(call, Arc::new(()));
+            return Invoked(Inner::Running(Box::pin(async move {
+                let result = running.await;
+                span.finish(&result);
+                result.map(Encoded::into_value)
+            })));
+        }
         let cx = self.context(caller, found.registration.name);
         match start(found, cx, Params::Value(&args), Out::Value).split() {
             Ok(result) => {
@@ -255,6 +283,20 @@ impl Router {
             Some(peer) if binary_ok && peer.binary() => Out::Binary(buf),
             _ => Out::Text(buf),
         };
+        if let Some(layers) = &self.layers
+            && layers.applies_to(command.registration.name)
+        {
+            let call = LayeredCall {
+                command: command.registration.name,
+                id: Some(id.into()),
+                params: envelope.params().map(ToOwned::to_owned),
+                caller: source.caller.clone(),
+                peer: source.peer.map(Peer::downgrade),
+                attachments: source.attachments.to_vec(),
+                out,
+            };
+            return self.layered_call(call, span);
+        }
         let cx = InvokeContext {
             peer: source.peer,
             attachments: source.attachments,
@@ -291,6 +333,27 @@ impl Router {
         }
     }
 
+    /// A call that goes through layers: always answered later.
+    fn layered_call(self: &Arc<Self>, call: LayeredCall, span: InvokeSpan) -> Reply {
+        let request: Box<str> = call.id.clone().unwrap_or_default();
+        let id = request.clone();
+        let router = Arc::clone(self);
+        Reply::Call(Call {
+            request,
+            run: Box::new(move |slot| {
+                let traced = span.span.clone();
+                Box::pin(
+                    async move {
+                        let result = router.run_layered(call, slot).await;
+                        span.finish(&result);
+                        finish(&id, result)
+                    }
+                    .instrument(traced),
+                )
+            }),
+        })
+    }
+
     /// The context of a call by `caller` to `name`, before the connection's parts.
     pub(crate) fn context<'a>(
         self: &'a Arc<Self>,
@@ -319,7 +382,12 @@ impl Router {
 }
 
 /// Runs a command's shim, catching panics.
-fn start(command: &Command, cx: InvokeContext<'_>, params: Params<'_>, out: Out) -> Pending {
+pub(super) fn start(
+    command: &Command,
+    cx: InvokeContext<'_>,
+    params: Params<'_>,
+    out: Out,
+) -> Pending {
     let shim = command.registration.shim;
     guard::start(|| shim(Invocation::new(cx, params, out)))
 }

@@ -13,12 +13,14 @@
 //! * [`events`]: the event bus (Rust listeners and frontend subscriptions).
 //! * [`history`]: replay buffers and sequence numbers, for resuming frontends.
 //! * [`channel`]: `Channel<T>`, a stream from a command back to its caller.
+//! * [`middleware`]: tower layers around calls and emitted events.
 
 pub(crate) mod channel;
 pub(crate) mod discover;
 pub(crate) mod dispatch;
 pub(crate) mod events;
 pub(crate) mod history;
+pub mod middleware;
 pub(crate) mod reserved;
 
 use std::sync::Arc;
@@ -88,6 +90,10 @@ pub(crate) struct Router {
     pub(crate) runtime: Option<tokio::runtime::Handle>,
     /// The next connection's client id (0 is the backend).
     next_client: AtomicU64,
+    /// Layers around calls (`AppBuilder::layer`); `None`: the plain path.
+    pub(crate) layers: Option<middleware::CallLayers>,
+    /// Layers around emitted events (`AppBuilder::event_layer`).
+    pub(crate) event_layers: Option<middleware::EventLayers>,
 }
 
 impl Router {
@@ -106,6 +112,8 @@ impl Router {
             backend: Caller::backend(),
             runtime,
             next_client: AtomicU64::new(1),
+            layers: None,
+            event_layers: None,
         }
     }
 
@@ -155,6 +163,9 @@ impl Router {
         source: &Caller,
         target: &EventTarget,
     ) {
+        if let Some(layers) = &self.event_layers {
+            return layers.emit(self, event, payload, source, target);
+        }
         self.events.deliver(self, event, payload, source, target);
     }
 
