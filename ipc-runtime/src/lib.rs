@@ -128,6 +128,7 @@ pub use invoke::model::Fallback;
 pub use invoke::registry::{CommandDef, CommandInfo, ListenerDef};
 pub use route::channel::{Channel, ChannelClosed};
 pub use route::events::{Event, ListenerId};
+pub use route::metrics::Metrics;
 /// Middleware: tower layers around calls and events ([`AppBuilder::layer`]).
 pub use route::middleware;
 pub use site::Site;

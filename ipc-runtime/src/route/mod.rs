@@ -14,12 +14,14 @@
 //! * [`history`]: replay buffers and sequence numbers, for resuming frontends.
 //! * [`channel`]: `Channel<T>`, a stream from a command back to its caller.
 //! * [`middleware`]: tower layers around calls and emitted events.
+//! * [`metrics`]: the app's counters (calls, errors, bytes, lag).
 
 pub(crate) mod channel;
 pub(crate) mod discover;
 pub(crate) mod dispatch;
 pub(crate) mod events;
 pub(crate) mod history;
+pub(crate) mod metrics;
 pub mod middleware;
 pub(crate) mod reserved;
 
@@ -94,6 +96,8 @@ pub(crate) struct Router {
     pub(crate) layers: Option<middleware::CallLayers>,
     /// Layers around emitted events (`AppBuilder::event_layer`).
     pub(crate) event_layers: Option<middleware::EventLayers>,
+    /// Calls, errors, bytes, lag (`App::metrics`).
+    pub(crate) counters: Arc<metrics::Counters>,
 }
 
 impl Router {
@@ -114,6 +118,7 @@ impl Router {
             next_client: AtomicU64::new(1),
             layers: None,
             event_layers: None,
+            counters: Arc::default(),
         }
     }
 
@@ -163,6 +168,7 @@ impl Router {
         source: &Caller,
         target: &EventTarget,
     ) {
+        self.counters.event();
         if let Some(layers) = &self.event_layers {
             return layers.emit(self, event, payload, source, target);
         }

@@ -69,6 +69,7 @@ impl Connection {
             max_batch: options.max_batch,
             max_subscriptions: options.max_subscriptions,
             rate_limit: options.rate_limit,
+            counters: Arc::clone(&router.counters),
         });
         let connection = Connection {
             router: Arc::clone(router),
@@ -95,6 +96,7 @@ impl Connection {
     /// are answered before this returns; async ones are started (after waiting
     /// for a free in-flight slot) and answer when they finish.
     pub async fn handle_text(&self, text: &str) {
+        self.router.counters.bytes_in(text.len());
         let reply = self
             .router
             .dispatch_text(text, &self.session.caller, Some(&*self.session));
@@ -104,6 +106,7 @@ impl Connection {
     /// Handles one incoming binary frame (see `docs/protocol.md`, "Binary
     /// payloads"); a malformed one is answered with -32600.
     pub async fn handle_binary(&self, frame: Bytes) {
+        self.router.counters.bytes_in(frame.len());
         let reply = match codec::decode_binary(frame) {
             Ok(message) => self.router.dispatch_binary(&message, &*self.session),
             Err(why) => {

@@ -14,6 +14,7 @@ use crate::caller::Caller;
 use crate::codec::{self, Outbound};
 use crate::invoke::Peer;
 use crate::invoke::peer::SendFuture;
+use crate::route::metrics::Counters;
 
 /// The calls of a connection that are running, for `ipc.cancel` and shutdown.
 #[derive(Default)]
@@ -61,6 +62,8 @@ pub(crate) struct Session {
     max_batch: usize,
     max_subscriptions: usize,
     rate: Option<Bucket>,
+    /// The app's counters (bytes out, lagged events).
+    counters: Arc<Counters>,
 }
 
 /// What a session is made from.
@@ -71,6 +74,7 @@ pub(super) struct SessionParts {
     pub(super) max_batch: usize,
     pub(super) max_subscriptions: usize,
     pub(super) rate_limit: Option<super::RateLimit>,
+    pub(super) counters: Arc<Counters>,
 }
 
 impl Session {
@@ -87,6 +91,7 @@ impl Session {
             max_batch: parts.max_batch,
             max_subscriptions: parts.max_subscriptions,
             rate: parts.rate_limit.map(Bucket::new),
+            counters: parts.counters,
         })
     }
 
@@ -96,7 +101,12 @@ impl Session {
 
     /// Queues a message, waiting for room; `false` if the client is gone.
     pub(super) async fn send_outbound(&self, message: Outbound) -> bool {
-        self.outbound.send(message).await
+        let len = message.len();
+        let sent = self.outbound.send(message).await;
+        if sent {
+            self.counters.bytes_out(len);
+        }
+        sent
     }
 
     pub(super) fn in_flight(&self) -> usize {
@@ -113,6 +123,7 @@ impl Session {
     }
 
     fn drop_event(&self) {
+        self.counters.lagged();
         self.lagged.fetch_add(1, Ordering::AcqRel);
         let dropped = self.dropped_events.fetch_add(1, Ordering::Relaxed) + 1;
         if dropped.is_power_of_two() {
@@ -154,8 +165,10 @@ impl Peer for Session {
                 }
             }
         }
+        let len = message.len();
         match self.outbound.try_send(message) {
-            Ok(()) | Err(TrySendError::Closed) => {}
+            Ok(()) => self.counters.bytes_out(len),
+            Err(TrySendError::Closed) => {}
             Err(TrySendError::Full(_)) => self.drop_event(),
         }
     }
