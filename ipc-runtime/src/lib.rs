@@ -155,3 +155,8 @@ pub use ipc_macros::{command, event, listen};
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
+
+/// Runs the examples of `docs/middleware.md`.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/middleware.md")]
+struct MiddlewareDoctests;
