@@ -564,3 +564,46 @@ async fn a_layer_for_an_unknown_command_fails_the_build() {
         .unwrap_err();
     assert!(error.to_string().contains("no_such_command"), "{error}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_layered_call_on_a_connection_can_be_cancelled_and_counts_in_flight() {
+    let app = App::builder()
+        .layer(TimeoutLayer::new(Duration::from_secs(60)))
+        .build()
+        .unwrap();
+    let (connection, mut outbox) = app.connect(ConnectOptions::default());
+    connection
+        .handle_text(&message(7, "nap", json!({ "ms": 30_000 })))
+        .await;
+    tokio::task::yield_now().await;
+    assert_eq!(connection.in_flight(), 1);
+    assert_eq!(app.metrics().in_flight, 1);
+    connection
+        .handle_text(r#"{"jsonrpc":"2.0","id":8,"method":"ipc.cancel","params":{"id":7}}"#)
+        .await;
+    let reply = tokio::time::timeout(Duration::from_secs(5), outbox.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let reply: Value = serde_json::from_str(&reply.as_str()).unwrap();
+    assert_eq!(
+        (reply["id"].clone(), reply["result"].clone()),
+        (json!(8), json!(true))
+    );
+    tokio::task::yield_now().await;
+    assert_eq!(connection.in_flight(), 0);
+    assert_eq!(
+        app.metrics().in_flight,
+        0,
+        "the cancelled call is counted out"
+    );
+    // A sync command through the layers answers on the connection too.
+    connection
+        .handle_text(&message(9, "sum", json!([4, 5])))
+        .await;
+    let reply = tokio::time::timeout(Duration::from_secs(5), outbox.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply.as_str(), r#"{"jsonrpc":"2.0","id":9,"result":9}"#);
+}
