@@ -8,7 +8,9 @@
 //! * `ours_invoke_value`: `App::invoke(name, Value)`;
 //! * `ours_handle_message`: `App::handle_message(&str)`, request text in,
 //!   response text out;
-//! * `jsonrpsee_raw_json_request`: jsonrpsee 0.26 `RpcModule::raw_json_request`.
+//! * `jsonrpsee_raw_json_request`: jsonrpsee 0.26 `RpcModule::raw_json_request`;
+//! * `ours_*_one_layer`: the two above on an app with one layer that does
+//!   nothing (tower's `Identity`): the cost of the middleware path per call.
 //!
 //! Every call is awaited on a current-thread tokio runtime (one `block_on` per
 //! sample), so all contenders pay the same executor cost. Inputs that a call
@@ -80,6 +82,12 @@ fn dispatch(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let app = runtime.block_on(async { App::builder().build().expect("app") });
+    let layered = runtime.block_on(async {
+        App::builder()
+            .layer(tower::layer::util::Identity::new())
+            .build()
+            .expect("app")
+    });
     let (ticks, _) = tokio::sync::broadcast::channel(16);
     let module = jsonrpsee_module(ticks);
 
@@ -97,6 +105,15 @@ fn dispatch(c: &mut Criterion) {
             assert_eq!(ours, expected);
             let floor_text = floor_handle_message(request).await.expect("floor envelope");
             let ours_text = app.handle_message(request).await.expect("a response");
+            assert_eq!(
+                layered
+                    .invoke(method, params.clone())
+                    .await
+                    .expect("layered"),
+                expected
+            );
+            let layered_text = layered.handle_message(request).await.expect("a response");
+            assert_eq!(layered_text, ours_text, "layers change no byte");
             let (peer_text, _) = module
                 .raw_json_request(request, 1)
                 .await
@@ -126,6 +143,12 @@ fn dispatch(c: &mut Criterion) {
         });
         group.bench_function("ours_handle_message", |b| {
             bench_async(b, &runtime, || app.handle_message(request))
+        });
+        group.bench_function("ours_invoke_value_one_layer", |b| {
+            bench_async_owned(b, &runtime, &params, |args| layered.invoke(method, args))
+        });
+        group.bench_function("ours_handle_message_one_layer", |b| {
+            bench_async(b, &runtime, || layered.handle_message(request))
         });
         group.bench_function("jsonrpsee_raw_json_request", |b| {
             bench_async(b, &runtime, || module.raw_json_request(request, 1))

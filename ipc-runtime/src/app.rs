@@ -25,6 +25,7 @@ use crate::invoke::InvokeContext;
 use crate::invoke::extract::{CommandArg, State};
 use crate::invoke::registry::{CommandInfo, ListenerRegistration};
 use crate::route::events::{Event, ListenerId};
+use crate::route::metrics::Metrics;
 use crate::route::{Router, discover};
 use crate::session::{ConnectOptions, Connection, Outbox};
 use crate::typed_event::TypedEvent;
@@ -73,6 +74,47 @@ impl App {
         any.downcast_ref::<Arc<Router>>().map(|router| App {
             router: Arc::clone(router),
         })
+    }
+
+    /// A snapshot of the app's counters: calls, errors by code, calls in
+    /// flight, bytes in and out, events emitted and dropped. See [`Metrics`].
+    ///
+    /// ```rust,standalone_crate
+    /// use ipc_runtime::{App, command};
+    ///
+    /// #[command]
+    /// fn ping() -> &'static str { "pong" }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let app = App::builder().build().unwrap();
+    /// app.handle_message(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#).await;
+    /// app.handle_message(r#"{"jsonrpc":"2.0","id":2,"method":"pong"}"#).await;
+    /// let metrics = app.metrics();
+    /// assert_eq!(metrics.calls, 1);
+    /// assert_eq!(metrics.errors.get(&ipc_runtime::codes::METHOD_NOT_FOUND), Some(&1));
+    /// # }
+    /// ```
+    pub fn metrics(&self) -> Metrics {
+        self.router.counters.snapshot()
+    }
+
+    /// Publishes the app's counters ([`metrics`](Self::metrics)) to the
+    /// `metrics` crate's recorder (feature `metrics`): call it from a timer,
+    /// or before each scrape. Counters are set to their absolute values
+    /// (`ipc_calls_total`, `ipc_errors_total{code}`, `ipc_bytes_in_total`,
+    /// `ipc_bytes_out_total`, `ipc_events_total`, `ipc_lagged_events_total`),
+    /// and `ipc_calls_in_flight` is a gauge.
+    ///
+    /// ```rust,standalone_crate
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let app = ipc_runtime::App::builder().build().unwrap();
+    /// // With a recorder installed (metrics-exporter-prometheus, ...):
+    /// app.export_metrics();
+    /// # }
+    /// ```
+    #[cfg(feature = "metrics")]
+    pub fn export_metrics(&self) {
+        self.metrics().export();
     }
 
     /// Every registered command, sorted by name.

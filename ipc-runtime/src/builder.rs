@@ -15,6 +15,9 @@ use crate::route::Router;
 use crate::route::bridge::{Bridge, BridgeFilter};
 use crate::route::events::{EventBus, Replay};
 use crate::route::history::Keep;
+use crate::route::middleware::{
+    self, BoxError, CallLayers, EventLayers, EventRequest, IpcRequest, IpcResponse, Next, Wrap,
+};
 use crate::state::StateMap;
 
 /// Configures an [`App`]. Get one from [`App::builder`].
@@ -50,6 +53,10 @@ pub struct AppBuilder {
     /// Where events cross to other instances, and which.
     bridge: Option<Box<dyn Bridge>>,
     bridge_filter: BridgeFilter,
+    /// Middleware: around every call, around one command's calls, around events.
+    layers: Vec<Wrap<IpcRequest, IpcResponse>>,
+    command_layers: Vec<(String, Wrap<IpcRequest, IpcResponse>)>,
+    event_layers: Vec<Wrap<EventRequest, ()>>,
 }
 
 /// The bytes a replay buffer keeps of one name, and across all names, unless set.
@@ -69,6 +76,9 @@ impl AppBuilder {
             replay_bytes: REPLAY_BYTES,
             bridge: None,
             bridge_filter: BridgeFilter::all(),
+            layers: Vec::new(),
+            command_layers: Vec::new(),
+            event_layers: Vec::new(),
         }
     }
 
@@ -111,6 +121,124 @@ impl AppBuilder {
     #[must_use]
     pub fn bridge_filter(mut self, filter: BridgeFilter) -> Self {
         self.bridge_filter = filter;
+        self
+    }
+
+    /// Wraps every call in a tower layer (see [`middleware`]). The first layer
+    /// added is the outermost: it sees the request first and the reply last.
+    /// Layers see only calls the caller's capabilities allow, to commands
+    /// that exist.
+    ///
+    /// ```rust,standalone_crate
+    /// use std::time::Duration;
+    /// use ipc_runtime::{App, command};
+    ///
+    /// #[command]
+    /// fn ping() -> &'static str { "pong" }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let app = App::builder()
+    ///     .layer(tower::timeout::TimeoutLayer::new(Duration::from_secs(5)))
+    ///     .layer(tower::limit::ConcurrencyLimitLayer::new(64))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(app.invoke("ping", serde_json::json!(null)).await.unwrap(), "pong");
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<Next<IpcRequest, IpcResponse>> + Send + 'static,
+        L::Service: tower::Service<IpcRequest, Response = IpcResponse> + Send + 'static,
+        <L::Service as tower::Service<IpcRequest>>::Error: Into<BoxError>,
+        <L::Service as tower::Service<IpcRequest>>::Future: Send + 'static,
+    {
+        self.layers.push(middleware::wrap(layer));
+        self
+    }
+
+    /// Wraps the calls of one command in a tower layer, inside the layers of
+    /// [`layer`](Self::layer). Naming a command that is not registered fails
+    /// the build.
+    ///
+    /// ```rust,standalone_crate
+    /// use std::time::Duration;
+    /// use ipc_runtime::{App, command};
+    ///
+    /// #[command]
+    /// async fn export_all() -> usize { 0 }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let app = App::builder()
+    ///     .layer_for("export_all", tower::limit::ConcurrencyLimitLayer::new(1))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(app.invoke("export_all", serde_json::json!({})).await.unwrap(), 0);
+    /// assert!(App::builder().layer_for("nope", tower::layer::util::Identity::new()).build().is_err());
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn layer_for<L>(mut self, command: impl Into<String>, layer: L) -> Self
+    where
+        L: tower::Layer<Next<IpcRequest, IpcResponse>> + Send + 'static,
+        L::Service: tower::Service<IpcRequest, Response = IpcResponse> + Send + 'static,
+        <L::Service as tower::Service<IpcRequest>>::Error: Into<BoxError>,
+        <L::Service as tower::Service<IpcRequest>>::Future: Send + 'static,
+    {
+        self.command_layers
+            .push((command.into(), middleware::wrap(layer)));
+        self
+    }
+
+    /// Wraps every emitted event (from Rust or a frontend) in a tower layer,
+    /// before it reaches listeners and subscribers. A layer that returns an
+    /// error stops the event (the error is logged). When the stack does not
+    /// wait, the event is delivered before `emit` returns, as without layers;
+    /// a layer that waits (a rate limit) delivers later, on a task.
+    ///
+    /// ```rust,standalone_crate
+    /// use ipc_runtime::App;
+    /// use ipc_runtime::middleware::{BoxError, EventRequest};
+    ///
+    /// /// Stops events whose name starts with `secret:`.
+    /// #[derive(Clone)]
+    /// struct NoSecrets<S>(S);
+    ///
+    /// impl<S: tower::Service<EventRequest, Response = (), Error = BoxError>> tower::Service<EventRequest> for NoSecrets<S> {
+    ///     type Response = ();
+    ///     type Error = BoxError;
+    ///     type Future = futures_util::future::Either<S::Future, std::future::Ready<Result<(), BoxError>>>;
+    ///     fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), BoxError>> {
+    ///         self.0.poll_ready(cx)
+    ///     }
+    ///     fn call(&mut self, event: EventRequest) -> Self::Future {
+    ///         if event.event().starts_with("secret:") {
+    ///             return futures_util::future::Either::Right(std::future::ready(Err("secret".into())));
+    ///         }
+    ///         futures_util::future::Either::Left(self.0.call(event))
+    ///     }
+    /// }
+    ///
+    /// let app = App::builder().event_layer(tower::layer::layer_fn(NoSecrets)).build().unwrap();
+    /// let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    /// let count = seen.clone();
+    /// for name in ["news", "secret:key"] {
+    ///     let count = count.clone();
+    ///     app.listen(name, move |_| { count.fetch_add(1, std::sync::atomic::Ordering::SeqCst); });
+    /// }
+    /// app.emit("news", &1).unwrap();
+    /// app.emit("secret:key", &2).unwrap();
+    /// assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1);
+    /// ```
+    #[must_use]
+    pub fn event_layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<Next<EventRequest, ()>> + Send + 'static,
+        L::Service: tower::Service<EventRequest, Response = ()> + Send + 'static,
+        <L::Service as tower::Service<EventRequest>>::Error: Into<BoxError>,
+        <L::Service as tower::Service<EventRequest>>::Future: Send + 'static,
+    {
+        self.event_layers.push(middleware::wrap(layer));
         self
     }
 
@@ -293,6 +421,17 @@ impl AppBuilder {
             discovered = self.discover,
             "ipc app built"
         );
+        let mut per_command: Vec<(&'static str, Vec<Wrap<IpcRequest, IpcResponse>>)> = Vec::new();
+        for (name, wrap) in self.command_layers {
+            let Some(command) = registry.get(&name) else {
+                return Err(BuildError::LayerForUnknownCommand { name });
+            };
+            let name = command.registration.name;
+            match per_command.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, wraps)) => wraps.push(wrap),
+                None => per_command.push((name, vec![wrap])),
+            }
+        }
         let runtime = self
             .runtime
             .or_else(|| tokio::runtime::Handle::try_current().ok());
@@ -307,6 +446,8 @@ impl AppBuilder {
                 .map(|d| d.event);
             router.set_bridge(bridge, self.bridge_filter.with_declared(declared));
         }
+        router.layers = CallLayers::build(self.layers, per_command);
+        router.event_layers = EventLayers::build(self.event_layers);
         Ok(App::from_router(router))
     }
 }

@@ -248,6 +248,12 @@ pub enum BuildError {
         /// Where the second was defined.
         second: Site,
     },
+    /// `AppBuilder::layer_for` named a command that is not registered.
+    #[error("a layer is set for command `{name}`, but no command has that name")]
+    LayerForUnknownCommand {
+        /// The name given.
+        name: String,
+    },
     /// A command used a reserved name (`rpc.*`, `ipc.*`).
     #[error(
         "command `{name}` at {site} uses a reserved name (the `rpc.` and `ipc.` prefixes belong to the protocol)"

@@ -132,6 +132,9 @@ pub use route::bridge::{
 };
 pub use route::channel::{Channel, ChannelClosed};
 pub use route::events::{Event, ListenerId};
+pub use route::metrics::Metrics;
+/// Middleware: tower layers around calls and events ([`AppBuilder::layer`]).
+pub use route::middleware;
 pub use site::Site;
 pub use typed_event::TypedEvent;
 
@@ -156,3 +159,8 @@ pub use ipc_macros::{command, event, listen};
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
+
+/// Runs the examples of `docs/middleware.md`.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/middleware.md")]
+struct MiddlewareDoctests;

@@ -58,6 +58,8 @@ struct Inner {
     peer: Weak<dyn Peer>,
     next_index: AtomicU64,
     ended: AtomicBool,
+    /// The `channel` span: opened with the channel, closed when it ends.
+    span: tracing::Span,
 }
 
 /// The caller is gone: the message was not sent.
@@ -71,12 +73,20 @@ impl<T> Channel<T> {
         if !peer.open_channel(id) {
             return None;
         }
+        let span = tracing::debug_span!(
+            "channel",
+            channel = id,
+            client = %peer.caller().client_id(),
+            messages = tracing::field::Empty,
+        );
+        tracing::debug!(parent: &span, "channel opened");
         Some(Channel {
             inner: Arc::new(Inner {
                 id,
                 peer: peer.downgrade(),
                 next_index: AtomicU64::new(0),
                 ended: AtomicBool::new(false),
+                span,
             }),
             _message: PhantomData,
         })
@@ -132,11 +142,13 @@ impl Drop for Inner {
         if self.ended.swap(true, Ordering::AcqRel) {
             return;
         }
+        let index = self.next_index.load(Ordering::Relaxed);
+        self.span.record("messages", index);
+        tracing::debug!(parent: &self.span, messages = index, "channel closed");
         let Some(peer) = self.peer.upgrade() else {
             return;
         };
         peer.close_channel(self.id);
-        let index = self.next_index.load(Ordering::Relaxed);
         peer.push_final(codec::channel_end(self.id, index));
     }
 }

@@ -16,6 +16,8 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use tracing::Instrument;
 
+use super::metrics::Counters;
+use super::middleware::LayeredCall;
 use super::{Router, reserved};
 use crate::caller::Caller;
 use crate::capability::Action;
@@ -86,20 +88,61 @@ impl Router {
     pub(crate) fn invoke(self: &Arc<Self>, caller: &Caller, command: &str, args: Value) -> Invoked {
         let found = match self.command_for(caller, command) {
             Ok(found) => found,
-            Err(error) => return Invoked::ready(Err(error)),
+            Err(error) => {
+                self.counters.error(error.code());
+                return Invoked::ready(Err(error));
+            }
         };
-        let span = InvokeSpan::new(found.registration.name, None);
+        let span = InvokeSpan::new(
+            &self.counters,
+            found.registration.name,
+            None,
+            caller.client_id(),
+        );
+        if let Some(layers) = &self.layers
+            && layers.applies_to(found.registration.name)
+        {
+            // `null` is no params, as on the plain path.
+            let params = match &args {
+                Value::Null => None,
+                args => match serde_json::value::to_raw_value(args) {
+                    Ok(raw) => Some(raw),
+                    Err(e) => return Invoked::ready(Err(InvokeError::internal(e.to_string()))),
+                },
+            };
+            let call = LayeredCall {
+                command: found.registration.name,
+                id: None,
+                params,
+                caller: caller.clone(),
+                peer: None,
+                attachments: Vec::new(),
+                out: Out::Value,
+            };
+            let running = self.run_layered(call, Arc::new(()));
+            let counters = Arc::clone(&self.counters);
+            return Invoked(Inner::Running(Box::pin(async move {
+                let _in_flight = Counters::in_flight(&counters);
+                let result = running.await;
+                span.finish(&counters, &result);
+                result.map(Encoded::into_value)
+            })));
+        }
         let cx = self.context(caller, found.registration.name);
         match start(found, cx, Params::Value(&args), Out::Value).split() {
             Ok(result) => {
-                span.finish(&result);
+                span.finish(&self.counters, &result);
                 Invoked::ready(result.map(Encoded::into_value))
             }
-            Err(running) => Invoked(Inner::Running(Box::pin(async move {
-                let result = guard::finish(running, Arc::new(())).await;
-                span.finish(&result);
-                result.map(Encoded::into_value)
-            }))),
+            Err(running) => {
+                let counters = Arc::clone(&self.counters);
+                Invoked(Inner::Running(Box::pin(async move {
+                    let _in_flight = Counters::in_flight(&counters);
+                    let result = guard::finish(running, Arc::new(())).await;
+                    span.finish(&counters, &result);
+                    result.map(Encoded::into_value)
+                })))
+            }
         }
     }
 
@@ -246,15 +289,35 @@ impl Router {
         let command = match self.command_for(source.caller, name) {
             Ok(command) => command,
             Err(error) => {
+                self.counters.error(error.code());
                 return Reply::Ready(codec::error_message(Some(id), error.as_object()));
             }
         };
-        let span = InvokeSpan::new(command.registration.name, Some(id));
+        let span = InvokeSpan::new(
+            &self.counters,
+            command.registration.name,
+            Some(id),
+            source.caller.client_id(),
+        );
         let buf = codec::result_prefix(id);
         let out = match source.peer {
             Some(peer) if binary_ok && peer.binary() => Out::Binary(buf),
             _ => Out::Text(buf),
         };
+        if let Some(layers) = &self.layers
+            && layers.applies_to(command.registration.name)
+        {
+            let call = LayeredCall {
+                command: command.registration.name,
+                id: Some(id.into()),
+                params: envelope.params().map(ToOwned::to_owned),
+                caller: source.caller.clone(),
+                peer: source.peer.map(Peer::downgrade),
+                attachments: source.attachments.to_vec(),
+                out,
+            };
+            return self.layered_call(call, span);
+        }
         let cx = InvokeContext {
             peer: source.peer,
             attachments: source.attachments,
@@ -267,20 +330,22 @@ impl Router {
         };
         match pending.split() {
             Ok(result) => {
-                span.finish(&result);
+                span.finish(&self.counters, &result);
                 Reply::Ready(finish(id, result))
             }
             Err(running) => {
                 let request: Box<str> = id.into();
                 let id = request.clone();
+                let counters = Arc::clone(&self.counters);
                 Reply::Call(Call {
                     request,
                     run: Box::new(move |slot| {
                         let traced = span.span.clone();
                         Box::pin(
                             async move {
+                                let _in_flight = Counters::in_flight(&counters);
                                 let result = guard::finish(running, slot).await;
-                                span.finish(&result);
+                                span.finish(&counters, &result);
                                 finish(&id, result)
                             }
                             .instrument(traced),
@@ -289,6 +354,28 @@ impl Router {
                 })
             }
         }
+    }
+
+    /// A call that goes through layers: always answered later.
+    fn layered_call(self: &Arc<Self>, call: LayeredCall, span: InvokeSpan) -> Reply {
+        let request: Box<str> = call.id.clone().unwrap_or_default();
+        let id = request.clone();
+        let router = Arc::clone(self);
+        Reply::Call(Call {
+            request,
+            run: Box::new(move |slot| {
+                let traced = span.span.clone();
+                Box::pin(
+                    async move {
+                        let _in_flight = Counters::in_flight(&router.counters);
+                        let result = router.run_layered(call, slot).await;
+                        span.finish(&router.counters, &result);
+                        finish(&id, result)
+                    }
+                    .instrument(traced),
+                )
+            }),
+        })
     }
 
     /// The context of a call by `caller` to `name`, before the connection's parts.
@@ -319,7 +406,12 @@ impl Router {
 }
 
 /// Runs a command's shim, catching panics.
-fn start(command: &Command, cx: InvokeContext<'_>, params: Params<'_>, out: Out) -> Pending {
+pub(super) fn start(
+    command: &Command,
+    cx: InvokeContext<'_>,
+    params: Params<'_>,
+    out: Out,
+) -> Pending {
     let shim = command.registration.shim;
     guard::start(|| shim(Invocation::new(cx, params, out)))
 }
@@ -372,18 +464,25 @@ fn finish(id: &str, result: Result<Encoded, InvokeError>) -> Response {
     }
 }
 
-/// The `tracing` span of one invoke: command, id, outcome and duration.
+/// The `tracing` span of one invoke: command, id, client, outcome and duration.
 struct InvokeSpan {
     span: tracing::Span,
     start: Option<Instant>,
 }
 
 impl InvokeSpan {
-    fn new(command: &'static str, id: Option<&str>) -> Self {
+    fn new(
+        counters: &Counters,
+        command: &'static str,
+        id: Option<&str>,
+        client: ipc_core::ClientId,
+    ) -> Self {
+        counters.call();
         let span = tracing::debug_span!(
             "invoke",
             command,
             id = id.unwrap_or(""),
+            client = %client,
             outcome = tracing::field::Empty,
             duration_us = tracing::field::Empty,
         );
@@ -391,7 +490,10 @@ impl InvokeSpan {
         InvokeSpan { span, start }
     }
 
-    fn finish(&self, result: &Result<Encoded, InvokeError>) {
+    fn finish(&self, counters: &Counters, result: &Result<Encoded, InvokeError>) {
+        if let Err(error) = result {
+            counters.error(error.code());
+        }
         let Some(start) = self.start else { return };
         let micros = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.span.record("duration_us", micros);

@@ -581,6 +581,17 @@ impl EventBus {
         source: &Caller,
         target: &EventTarget,
     ) {
+        // The `emit` span: the event, its source, and how many frontends and
+        // Rust listeners it reached (its delivery to each frontend is a
+        // trace event inside it).
+        let span = tracing::debug_span!(
+            "emit",
+            event = name,
+            source = %source.client_id(),
+            frontends = tracing::field::Empty,
+            listeners = tracing::field::Empty,
+        );
+        let _entered = span.enter();
         let history = self.histories.get_key_value(name);
         // Numbered, kept and queued under the name's locks, so frontends get
         // its events in number order and a subscribe that replays sees each
@@ -618,26 +629,28 @@ impl EventBus {
             };
             kept.push(copy, &self.kept_bytes);
         }
-        if let Some(subscribers) = &subscribers {
-            push_to_subscribers(subscribers, &event, target);
-        }
+        let frontends = subscribers.as_ref().map_or(0, |subscribers| {
+            push_to_subscribers(subscribers, &event, target)
+        });
+        span.record("frontends", frontends);
         drop(subscribers);
         drop(kept);
-        let Some((_, listeners)) = listeners else {
-            return;
-        };
-        if !target.reaches_backend() {
-            return;
-        }
-        for entry in listeners.rust().iter() {
-            if entry.once && entry.fired.swap(true, Ordering::AcqRel) {
-                continue;
+        let mut ran = 0usize;
+        if let Some((_, listeners)) = listeners
+            && target.reaches_backend()
+        {
+            for entry in listeners.rust().iter() {
+                if entry.once && entry.fired.swap(true, Ordering::AcqRel) {
+                    continue;
+                }
+                run(router, entry, &event, source);
+                ran += 1;
+                if entry.once {
+                    self.unlisten(entry.id);
+                }
             }
-            run(router, entry, &event, source);
-            if entry.once {
-                self.unlisten(entry.id);
-            }
         }
+        span.record("listeners", ran);
     }
 }
 
@@ -648,10 +661,11 @@ fn push_to_subscribers(
     subscribers: &BTreeMap<ListenerId, Subscriber>,
     event: &Event,
     target: &EventTarget,
-) {
+) -> usize {
     if subscribers.is_empty() {
-        return;
+        return 0;
     }
+    let mut reached = 0;
     let body = codec::event_body(
         event.name.as_str(),
         &event.payload,
@@ -674,8 +688,11 @@ fn push_to_subscribers(
                 .clone(),
             Some(handler) => codec::tauri_event_message(&body, id.get(), handler),
         };
+        tracing::trace!(client = %to.client_id(), "event delivered");
         peer.push_event(message);
+        reached += 1;
     }
+    reached
 }
 
 fn run(router: &Arc<Router>, entry: &Entry, event: &Event, source: &Caller) {

@@ -14,6 +14,8 @@
 //! * [`history`]: replay buffers and sequence numbers, for resuming frontends.
 //! * [`channel`]: `Channel<T>`, a stream from a command back to its caller.
 //! * [`bridge`]: events crossing between instances through a broker.
+//! * [`middleware`]: tower layers around calls and emitted events.
+//! * [`metrics`]: the app's counters (calls, errors, bytes, lag).
 
 pub(crate) mod bridge;
 pub(crate) mod channel;
@@ -21,6 +23,8 @@ pub(crate) mod discover;
 pub(crate) mod dispatch;
 pub(crate) mod events;
 pub(crate) mod history;
+pub(crate) mod metrics;
+pub mod middleware;
 pub(crate) mod reserved;
 mod upload;
 
@@ -93,6 +97,12 @@ pub(crate) struct Router {
     next_client: AtomicU64,
     /// Where events cross to the app's other instances, if anywhere.
     bridge: Option<bridge::Link>,
+    /// Layers around calls (`AppBuilder::layer`); `None`: the plain path.
+    pub(crate) layers: Option<middleware::CallLayers>,
+    /// Layers around emitted events (`AppBuilder::event_layer`).
+    pub(crate) event_layers: Option<middleware::EventLayers>,
+    /// Calls, errors, bytes, lag (`App::metrics`).
+    pub(crate) counters: Arc<metrics::Counters>,
 }
 
 impl Router {
@@ -112,6 +122,9 @@ impl Router {
             runtime,
             next_client: AtomicU64::new(1),
             bridge: None,
+            layers: None,
+            event_layers: None,
+            counters: Arc::default(),
         }
     }
 
@@ -198,6 +211,10 @@ impl Router {
         source: &Caller,
         target: &EventTarget,
     ) {
+        self.counters.event();
+        if let Some(layers) = &self.event_layers {
+            return layers.emit(self, event, payload, source, target);
+        }
         self.events.deliver(self, event, payload, source, target);
         if let Some(link) = &self.bridge {
             link.publish(event, payload, source.client_id(), target);

@@ -74,6 +74,7 @@ impl Connection {
                 max_size: options.max_upload_size,
                 max_open: options.max_uploads,
             },
+            counters: Arc::clone(&router.counters),
         });
         let connection = Connection {
             router: Arc::clone(router),
@@ -100,6 +101,7 @@ impl Connection {
     /// are answered before this returns; async ones are started (after waiting
     /// for a free in-flight slot) and answer when they finish.
     pub async fn handle_text(&self, text: &str) {
+        self.router.counters.bytes_in(text.len());
         let reply = self
             .router
             .dispatch_text(text, &self.session.caller, Some(&*self.session));
@@ -109,6 +111,7 @@ impl Connection {
     /// Handles one incoming binary frame (see `docs/protocol.md`, "Binary
     /// payloads"); a malformed one is answered with -32600.
     pub async fn handle_binary(&self, frame: Bytes) {
+        self.router.counters.bytes_in(frame.len());
         let reply = match codec::decode_binary(frame) {
             Ok(message) => self.router.dispatch_binary(&message, &*self.session),
             Err(why) => {

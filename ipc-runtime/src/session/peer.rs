@@ -15,6 +15,7 @@ use crate::codec::{self, Outbound};
 use crate::invoke::Peer;
 use crate::invoke::peer::SendFuture;
 use crate::invoke::upload::{Inbox, OpenRefused, UploadLimits};
+use crate::route::metrics::Counters;
 
 /// The calls of a connection that are running, for `ipc.cancel` and shutdown.
 #[derive(Default)]
@@ -65,6 +66,8 @@ pub(crate) struct Session {
     /// Uploads open on this connection, by the id the client chose.
     uploads: Mutex<HashMap<u64, Arc<Inbox>>>,
     upload_limits: UploadLimits,
+    /// The app's counters (bytes out, lagged events).
+    counters: Arc<Counters>,
 }
 
 /// What a session is made from.
@@ -76,6 +79,7 @@ pub(super) struct SessionParts {
     pub(super) max_subscriptions: usize,
     pub(super) rate_limit: Option<super::RateLimit>,
     pub(super) upload_limits: UploadLimits,
+    pub(super) counters: Arc<Counters>,
 }
 
 impl Session {
@@ -94,6 +98,7 @@ impl Session {
             rate: parts.rate_limit.map(Bucket::new),
             uploads: Mutex::new(HashMap::new()),
             upload_limits: parts.upload_limits,
+            counters: parts.counters,
         })
     }
 
@@ -103,7 +108,12 @@ impl Session {
 
     /// Queues a message, waiting for room; `false` if the client is gone.
     pub(super) async fn send_outbound(&self, message: Outbound) -> bool {
-        self.outbound.send(message).await
+        let len = message.len();
+        let sent = self.outbound.send(message).await;
+        if sent {
+            self.counters.bytes_out(len);
+        }
+        sent
     }
 
     pub(super) fn in_flight(&self) -> usize {
@@ -132,6 +142,7 @@ impl Session {
     }
 
     fn drop_event(&self) {
+        self.counters.lagged();
         self.lagged.fetch_add(1, Ordering::AcqRel);
         let dropped = self.dropped_events.fetch_add(1, Ordering::Relaxed) + 1;
         if dropped.is_power_of_two() {
@@ -173,8 +184,10 @@ impl Peer for Session {
                 }
             }
         }
+        let len = message.len();
         match self.outbound.try_send(message) {
-            Ok(()) | Err(TrySendError::Closed) => {}
+            Ok(()) => self.counters.bytes_out(len),
+            Err(TrySendError::Closed) => {}
             Err(TrySendError::Full(_)) => self.drop_event(),
         }
     }
