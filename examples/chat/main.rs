@@ -128,7 +128,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port = options.port;
     let server = app
         .server()
-        .asset("/", "text/html; charset=utf-8", include_str!("web/index.html"))
+        .asset(
+            "/",
+            "text/html; charset=utf-8",
+            include_str!("web/index.html"),
+        )
         .asset(
             "/app.js",
             "text/javascript; charset=utf-8",
@@ -141,12 +145,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .serve(("127.0.0.1", port))
         .await
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::AddrInUse => format!(
-                "port {port} is already in use; pick another with --port N (or --port 0 for any free port)"
-            ),
-            _ => format!("cannot listen on 127.0.0.1:{port}: {e}"),
-        })?;
+        .map_err(|e| ipc_examples::listen_error(port, &e))?;
     println!("Open the chat in your browser (and another instance's, to see messages cross):");
     println!("{}", server.http_url());
     println!("WebSocket endpoint for other clients:");

@@ -94,12 +94,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .serve(("127.0.0.1", port))
         .await
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::AddrInUse => format!(
-                "port {port} is already in use; pick another with --port N (or --port 0 for any free port)"
-            ),
-            _ => format!("cannot listen on 127.0.0.1:{port}: {e}"),
-        })?;
+        .map_err(|e| ipc_examples::listen_error(port, &e))?;
     println!("Open the page and drop a file on it:");
     println!("{}", server.http_url());
     println!("WebSocket endpoint for other clients:");
