@@ -16,3 +16,15 @@ pub fn listen_error(port: u16, error: &std::io::Error) -> String {
         _ => format!("cannot listen on 127.0.0.1:{port}: {error}"),
     }
 }
+
+/// Sends the examples' logs to stderr (stdout is the protocol in stdio mode),
+/// at `warn` unless `RUST_LOG` says otherwise.
+pub fn log_to_stderr() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}

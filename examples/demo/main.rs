@@ -109,13 +109,7 @@ const ASSETS: [(&str, &str, &str); 4] = [
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    ipc_examples::log_to_stderr();
     let app = todos::app()?;
     let port = match mode()? {
         Mode::Serve(port) => port,
