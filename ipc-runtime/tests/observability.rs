@@ -3,7 +3,8 @@
 //! export through the `metrics` facade with feature `metrics`).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use ipc_runtime::session::{ConnectOptions, Outbox};
@@ -46,26 +47,32 @@ struct SpanRecord {
     closed: bool,
 }
 
-/// Every span by id (in creation order), and events outside spans.
+/// Every span by id, in creation order, with the thread that opened it.
 #[derive(Default)]
 struct Captured {
-    spans: Vec<(u64, SpanRecord)>,
+    spans: Vec<(u64, ThreadId, SpanRecord)>,
 }
 
 impl Captured {
+    /// The spans of this name opened on the calling thread (each test runs
+    /// on its own thread, on a current-thread runtime).
     fn named(&self, name: &str) -> Vec<SpanRecord> {
+        let here = std::thread::current().id();
         self.spans
             .iter()
-            .filter(|(_, s)| s.name == name)
-            .map(|(_, s)| s.clone())
+            .filter(|(_, thread, s)| *thread == here && s.name == name)
+            .map(|(_, _, s)| s.clone())
             .collect()
     }
 
+    /// The live span with this id: the registry reuses the ids of closed
+    /// spans, so the latest record holding it.
     fn get(&mut self, id: &Id) -> Option<&mut SpanRecord> {
         self.spans
             .iter_mut()
-            .find(|(i, _)| *i == id.into_u64())
-            .map(|(_, s)| s)
+            .rev()
+            .find(|(i, _, _)| *i == id.into_u64())
+            .map(|(_, _, s)| s)
     }
 }
 
@@ -92,7 +99,12 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for Ca
             ..SpanRecord::default()
         };
         attrs.record(&mut Fields(&mut record.fields));
-        self.0.lock().unwrap().spans.push((id.into_u64(), record));
+        let thread = std::thread::current().id();
+        self.0
+            .lock()
+            .unwrap()
+            .spans
+            .push((id.into_u64(), thread, record));
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, _: Context<'_, S>) {
@@ -122,13 +134,23 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for Ca
     }
 }
 
-/// Installs the capturing subscriber on this thread (the tests run on
-/// current-thread runtimes, so everything they start runs here).
-fn capture() -> (Capture, tracing::subscriber::DefaultGuard) {
-    let capture = Capture::default();
-    let subscriber = tracing_subscriber::registry().with(capture.clone());
-    let guard = tracing::subscriber::set_default(subscriber);
-    (capture, guard)
+/// The capturing subscriber, installed once as the global default.
+///
+/// Not one scoped subscriber per test: tracing caches each call site's
+/// interest across threads, and a call site first reached on a thread with
+/// no subscriber while another test was installing its own could be cached
+/// as disabled, losing that test's events (seen in CI, 1 run in 3 here).
+fn capture() -> Capture {
+    static CAPTURE: OnceLock<Capture> = OnceLock::new();
+    CAPTURE
+        .get_or_init(|| {
+            let capture = Capture::default();
+            let subscriber = tracing_subscriber::registry().with(capture.clone());
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("no other global subscriber in this test binary");
+            capture
+        })
+        .clone()
 }
 
 async fn next(outbox: &mut Outbox) -> Value {
@@ -152,7 +174,7 @@ async fn response(outbox: &mut Outbox, id: u64) -> Value {
 
 #[tokio::test(flavor = "current_thread")]
 async fn invoke_spans_carry_command_id_client_outcome_and_duration() {
-    let (capture, _guard) = capture();
+    let capture = capture();
     let app = App::builder().build().unwrap();
     let (connection, mut outbox) = app.connect(ConnectOptions::default());
     let client = connection.client_id().to_string();
@@ -192,7 +214,7 @@ async fn invoke_spans_carry_command_id_client_outcome_and_duration() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn emit_spans_count_receivers_and_trace_each_delivery() {
-    let (capture, _guard) = capture();
+    let capture = capture();
     let app = App::builder().build().unwrap();
     let (connection, mut outbox) = app.connect(ConnectOptions::default());
     let client = connection.client_id().to_string();
@@ -222,7 +244,7 @@ async fn emit_spans_count_receivers_and_trace_each_delivery() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn channel_spans_open_and_close_with_their_message_count() {
-    let (capture, _guard) = capture();
+    let capture = capture();
     let app = App::builder().build().unwrap();
     let (connection, mut outbox) = app.connect(ConnectOptions::default());
     connection
@@ -259,6 +281,8 @@ async fn channel_spans_open_and_close_with_their_message_count() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn the_counters_follow_calls_errors_bytes_events_and_lag() {
+    // The subscriber is installed before any call site is reached.
+    capture();
     let app = App::builder().build().unwrap();
     assert_eq!(app.metrics(), ipc_runtime::Metrics::default());
     let (connection, mut outbox) = app.connect(ConnectOptions::default().outbox_capacity(2));
@@ -386,6 +410,7 @@ mod export {
 
     #[tokio::test(flavor = "current_thread")]
     async fn export_publishes_the_counters_to_the_recorder() {
+        capture();
         let app = App::builder().build().unwrap();
         app.invoke("twice", json!([2])).await.unwrap();
         app.invoke("twice", json!(["x"])).await.unwrap_err();
