@@ -10,7 +10,13 @@
 //!   response text out;
 //! * `jsonrpsee_raw_json_request`: jsonrpsee 0.26 `RpcModule::raw_json_request`;
 //! * `ours_*_one_layer`: the two above on an app with one layer that does
-//!   nothing (tower's `Identity`): the cost of the middleware path per call.
+//!   nothing (tower's `Identity`): the cost of the middleware path per call;
+//! * `ours_handle_message_inspected`: with the live inspector on (its two
+//!   layers record every call, with nobody watching).
+//!
+//! Every app but the last is built with `no_inspector()`, so the figures do
+//! not depend on the build profile (the inspector is on by default in debug
+//! builds).
 //!
 //! Every call is awaited on a current-thread tokio runtime (one `block_on` per
 //! sample), so all contenders pay the same executor cost. Inputs that a call
@@ -81,10 +87,17 @@ fn dispatch(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let app = runtime.block_on(async { App::builder().build().expect("app") });
+    let app = runtime.block_on(async { App::builder().no_inspector().build().expect("app") });
     let layered = runtime.block_on(async {
         App::builder()
+            .no_inspector()
             .layer(tower::layer::util::Identity::new())
+            .build()
+            .expect("app")
+    });
+    let inspected = runtime.block_on(async {
+        App::builder()
+            .inspector(ipc_runtime::inspect::Inspector::new())
             .build()
             .expect("app")
     });
@@ -114,6 +127,8 @@ fn dispatch(c: &mut Criterion) {
             );
             let layered_text = layered.handle_message(request).await.expect("a response");
             assert_eq!(layered_text, ours_text, "layers change no byte");
+            let inspected_text = inspected.handle_message(request).await.expect("a response");
+            assert_eq!(inspected_text, ours_text, "nor does the inspector");
             let (peer_text, _) = module
                 .raw_json_request(request, 1)
                 .await
@@ -149,6 +164,9 @@ fn dispatch(c: &mut Criterion) {
         });
         group.bench_function("ours_handle_message_one_layer", |b| {
             bench_async(b, &runtime, || layered.handle_message(request))
+        });
+        group.bench_function("ours_handle_message_inspected", |b| {
+            bench_async(b, &runtime, || inspected.handle_message(request))
         });
         group.bench_function("jsonrpsee_raw_json_request", |b| {
             bench_async(b, &runtime, || module.raw_json_request(request, 1))

@@ -133,6 +133,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("{}", server.http_url());
     println!("WebSocket endpoint for other clients:");
     println!("{}", server.ws_url());
+    if let Some(inspector) = server.inspector_url() {
+        println!("IPC inspector (live calls, events, connections):");
+        println!("{inspector}");
+    }
     #[cfg(feature = "desktop")]
     if window {
         println!("The native window \"Shared todos\" edits the same list; close it to stop.");

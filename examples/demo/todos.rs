@@ -187,10 +187,12 @@ fn presence_count(tabs: State<Tabs>) -> u32 {
     *tabs.0.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The demo's app: every command above (found by `inventory`) and its state.
+/// The demo's app: every command above (found by `inventory`) and its state,
+/// with the live inspector on in release builds too.
 pub(crate) fn app() -> Result<App, BuildError> {
     App::builder()
         .manage(Todos::default())
         .manage(Tabs::default())
+        .inspector(ipc_runtime::inspect::Inspector::new())
         .build()
 }

@@ -29,6 +29,13 @@ pub const GAP: &str = "ipc.gap";
 /// Server → client: more credit (`{"upload": id, "credit": total bytes}`) or
 /// the server's end of it (`{"upload": id, "done": true, "error"?: text}`).
 pub const UPLOAD: &str = "ipc.upload";
+/// The inspector's snapshot, for connections that may inspect: params
+/// `{"recent"?: bool}`, result `{"recent": [record], "connections": [connection]}`
+/// (docs/protocol.md, "The inspector").
+pub const INSPECT: &str = "ipc.inspect";
+/// The event that carries the inspector's live records (one per call and per
+/// event); only connections that may inspect can subscribe to it.
+pub const INSPECT_EVENT: &str = "ipc:inspect";
 /// The OpenRPC description of the commands the caller may invoke.
 pub const DISCOVER: &str = "rpc.discover";
 
@@ -76,6 +83,7 @@ mod tests {
             LAGGED,
             GAP,
             UPLOAD,
+            INSPECT,
             DISCOVER,
             TAURI_LISTEN,
             TAURI_UNLISTEN,

@@ -117,6 +117,42 @@ impl App {
         self.metrics().export();
     }
 
+    /// Whether the live inspector is on (see
+    /// [`AppBuilder::inspector`](crate::AppBuilder::inspector)).
+    pub fn is_inspected(&self) -> bool {
+        self.router.inspector.is_some()
+    }
+
+    /// The inspector's recent records (calls and events), oldest first, as
+    /// the inspector page receives them (`docs/protocol.md`, "The
+    /// inspector"); empty when it is off.
+    ///
+    /// ```rust,standalone_crate
+    /// use ipc_runtime::{App, command};
+    /// use ipc_runtime::inspect::Inspector;
+    ///
+    /// #[command]
+    /// fn add(a: i64, b: i64) -> i64 { a + b }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let app = App::builder().inspector(Inspector::new()).build().unwrap();
+    /// app.invoke("add", serde_json::json!([2, 3])).await.unwrap();
+    /// app.emit("added", &5).unwrap();
+    /// let records = app.inspector_records();
+    /// assert_eq!(records[0]["command"], "add");
+    /// assert_eq!(records[0]["result"], "5");
+    /// assert_eq!(records[1]["event"], "added");
+    /// # }
+    /// ```
+    pub fn inspector_records(&self) -> Vec<serde_json::Value> {
+        self.router.inspector.as_ref().map_or_else(Vec::new, |hub| {
+            hub.recent()
+                .iter()
+                .filter_map(|record| serde_json::from_str(record.get()).ok())
+                .collect()
+        })
+    }
+
     /// Every registered command, sorted by name.
     ///
     /// ```rust,standalone_crate

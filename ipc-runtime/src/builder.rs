@@ -15,8 +15,10 @@ use crate::route::Router;
 use crate::route::bridge::{Bridge, BridgeFilter};
 use crate::route::events::{EventBus, Replay};
 use crate::route::history::Keep;
+use crate::route::inspect::{Hub, Inspector};
 use crate::route::middleware::{
-    self, BoxError, CallLayers, EventLayers, EventRequest, IpcRequest, IpcResponse, Next, Wrap,
+    self, BoxError, CallLayers, EventLayers, EventRequest, IpcRequest, IpcResponse, Next, Reached,
+    Wrap,
 };
 use crate::state::StateMap;
 
@@ -56,7 +58,9 @@ pub struct AppBuilder {
     /// Middleware: around every call, around one command's calls, around events.
     layers: Vec<Wrap<IpcRequest, IpcResponse>>,
     command_layers: Vec<(String, Wrap<IpcRequest, IpcResponse>)>,
-    event_layers: Vec<Wrap<EventRequest, ()>>,
+    event_layers: Vec<Wrap<EventRequest, Reached>>,
+    /// The live inspector's settings; `None`: off.
+    inspector: Option<Inspector>,
 }
 
 /// The bytes a replay buffer keeps of one name, and across all names, unless set.
@@ -79,6 +83,8 @@ impl AppBuilder {
             layers: Vec::new(),
             command_layers: Vec::new(),
             event_layers: Vec::new(),
+            // On while developing, off in release builds unless asked for.
+            inspector: cfg!(debug_assertions).then(Inspector::default),
         }
     }
 
@@ -198,16 +204,16 @@ impl AppBuilder {
     ///
     /// ```rust,standalone_crate
     /// use ipc_runtime::App;
-    /// use ipc_runtime::middleware::{BoxError, EventRequest};
+    /// use ipc_runtime::middleware::{BoxError, EventRequest, Reached};
     ///
     /// /// Stops events whose name starts with `secret:`.
     /// #[derive(Clone)]
     /// struct NoSecrets<S>(S);
     ///
-    /// impl<S: tower::Service<EventRequest, Response = (), Error = BoxError>> tower::Service<EventRequest> for NoSecrets<S> {
-    ///     type Response = ();
+    /// impl<S: tower::Service<EventRequest, Response = Reached, Error = BoxError>> tower::Service<EventRequest> for NoSecrets<S> {
+    ///     type Response = Reached;
     ///     type Error = BoxError;
-    ///     type Future = futures_util::future::Either<S::Future, std::future::Ready<Result<(), BoxError>>>;
+    ///     type Future = futures_util::future::Either<S::Future, std::future::Ready<Result<Reached, BoxError>>>;
     ///     fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), BoxError>> {
     ///         self.0.poll_ready(cx)
     ///     }
@@ -233,12 +239,44 @@ impl AppBuilder {
     #[must_use]
     pub fn event_layer<L>(mut self, layer: L) -> Self
     where
-        L: tower::Layer<Next<EventRequest, ()>> + Send + 'static,
-        L::Service: tower::Service<EventRequest, Response = ()> + Send + 'static,
+        L: tower::Layer<Next<EventRequest, Reached>> + Send + 'static,
+        L::Service: tower::Service<EventRequest, Response = Reached> + Send + 'static,
         <L::Service as tower::Service<EventRequest>>::Error: Into<BoxError>,
         <L::Service as tower::Service<EventRequest>>::Future: Send + 'static,
     {
         self.event_layers.push(middleware::wrap(layer));
+        self
+    }
+
+    /// Turns the live inspector on, with these settings (it is on by default
+    /// in debug builds, with [`Inspector::default`]'s): every call and event
+    /// is recorded (see [`inspect`](crate::inspect)), the WebSocket server
+    /// serves its page at `/ipc/inspect`
+    /// ([`ServerHandle::inspector_url`](crate::transport::ws::ServerHandle::inspector_url)),
+    /// and connections that [may inspect](crate::capability::Permissions::may_inspect)
+    /// can watch.
+    ///
+    /// ```rust,standalone_crate
+    /// use ipc_runtime::App;
+    /// use ipc_runtime::inspect::Inspector;
+    ///
+    /// let app = App::builder().inspector(Inspector::new().max_shown(1024)).build().unwrap();
+    /// assert!(app.is_inspected());
+    /// let quiet = App::builder().no_inspector().build().unwrap();
+    /// assert!(!quiet.is_inspected());
+    /// ```
+    #[must_use]
+    pub fn inspector(mut self, settings: Inspector) -> Self {
+        self.inspector = Some(settings);
+        self
+    }
+
+    /// Turns the live inspector off (in a debug build, where it is on by
+    /// default): calls and events take the path without layers, unless the
+    /// app adds its own.
+    #[must_use]
+    pub fn no_inspector(mut self) -> Self {
+        self.inspector = None;
         self
     }
 
@@ -446,8 +484,16 @@ impl AppBuilder {
                 .map(|d| d.event);
             router.set_bridge(bridge, self.bridge_filter.with_declared(declared));
         }
-        router.layers = CallLayers::build(self.layers, per_command);
-        router.event_layers = EventLayers::build(self.event_layers);
+        let (mut layers, mut event_layers) = (self.layers, self.event_layers);
+        if let Some(settings) = self.inspector {
+            // Outermost: a call's time includes the app's own layers.
+            let hub = Hub::new(settings);
+            layers.insert(0, middleware::wrap(hub.call_layer()));
+            event_layers.insert(0, middleware::wrap(hub.event_layer()));
+            router.inspector = Some(hub);
+        }
+        router.layers = CallLayers::build(layers, per_command);
+        router.event_layers = EventLayers::build(event_layers);
         Ok(App::from_router(router))
     }
 }

@@ -111,6 +111,7 @@ impl Caller {
             Action::Invoke => format!("invoking `{name}`"),
             Action::Listen => format!("listening to `{name}`"),
             Action::Emit => format!("emitting `{name}`"),
+            Action::Inspect => "inspecting the app's traffic".to_owned(),
         };
         InvokeError::new(
             ipc_core::codes::FORBIDDEN,

@@ -55,6 +55,8 @@ struct Rules {
     invoke: Vec<Pattern>,
     listen: Vec<Pattern>,
     emit: Vec<Pattern>,
+    /// May watch every connection's traffic (the inspector's feed).
+    inspect: bool,
 }
 
 impl Capability {
@@ -106,7 +108,28 @@ impl Capability {
         self
     }
 
-    /// Allows everything.
+    /// Allows watching the app's traffic: the live inspector's feed
+    /// (`/ipc/inspect`: every connection's calls with their params and
+    /// results, events, connections). No name pattern grants this, not even
+    /// `*` (nor [`allow_all`](Self::allow_all)): it shows other clients' data.
+    ///
+    /// ```
+    /// use ipc_runtime::Capability;
+    /// use ipc_runtime::capability::Permissions;
+    ///
+    /// let devtools = Capability::new("inspect").allow_inspect();
+    /// let admin = Capability::new("admin").allow_all();
+    /// assert!(Permissions::from_capabilities(&[&devtools]).may_inspect());
+    /// assert!(!Permissions::from_capabilities(&[&admin]).may_inspect());
+    /// ```
+    #[must_use]
+    pub fn allow_inspect(mut self) -> Self {
+        self.rules.inspect = true;
+        self
+    }
+
+    /// Allows every command and event (not inspecting others' traffic: see
+    /// [`allow_inspect`](Self::allow_inspect)).
     #[must_use]
     pub fn allow_all(self) -> Self {
         self.allow_invoke(["*"])
@@ -171,15 +194,18 @@ pub enum Action {
     Listen,
     /// Emitting an event.
     Emit,
+    /// Watching the app's traffic (the inspector; the name is not used).
+    Inspect,
 }
 
 impl Action {
-    /// `"invoke"`, `"listen"` or `"emit"`, as in refusals' `data.kind`.
+    /// `"invoke"`, `"listen"`, `"emit"` or `"inspect"`, as in refusals' `data.kind`.
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Invoke => "invoke",
             Action::Listen => "listen",
             Action::Emit => "emit",
+            Action::Inspect => "inspect",
         }
     }
 }
@@ -212,12 +238,18 @@ impl Permissions {
         Self::only(&[])
     }
 
+    /// The union of these capabilities.
+    pub fn from_capabilities(capabilities: &[&Capability]) -> Self {
+        Self::only(capabilities)
+    }
+
     fn only(capabilities: &[&Capability]) -> Self {
         let mut rules = Rules::default();
         for capability in capabilities {
             rules.invoke.extend(capability.rules.invoke.iter().cloned());
             rules.listen.extend(capability.rules.listen.iter().cloned());
             rules.emit.extend(capability.rules.emit.iter().cloned());
+            rules.inspect |= capability.rules.inspect;
         }
         Permissions(Arc::new(Granted::Only {
             names: capabilities.iter().map(|c| c.name.clone()).collect(),
@@ -234,10 +266,19 @@ impl Permissions {
                     Action::Invoke => &rules.invoke,
                     Action::Listen => &rules.listen,
                     Action::Emit => &rules.emit,
+                    Action::Inspect => return rules.inspect,
                 };
                 patterns.iter().any(|p| p.matches(name))
             }
         }
+    }
+
+    /// Whether the caller may watch the app's traffic (the inspector): when
+    /// unrestricted (the backend, the launch token of an app with no
+    /// capabilities), or granted a capability with
+    /// [`allow_inspect`](Capability::allow_inspect).
+    pub fn may_inspect(&self) -> bool {
+        self.allows(Action::Inspect, "")
     }
 
     /// Whether everything is allowed.

@@ -132,8 +132,9 @@ pub use route::bridge::{
 };
 pub use route::channel::{Channel, ChannelClosed};
 pub use route::events::{Event, ListenerId};
-pub use route::metrics::Metrics;
 /// Middleware: tower layers around calls and events ([`AppBuilder::layer`]).
+pub use route::inspect;
+pub use route::metrics::Metrics;
 pub use route::middleware;
 pub use site::Site;
 pub use typed_event::TypedEvent;
@@ -164,3 +165,8 @@ struct ReadmeDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/middleware.md")]
 struct MiddlewareDoctests;
+
+/// Runs the examples of `docs/inspector.md`.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/inspector.md")]
+struct InspectorDoctests;

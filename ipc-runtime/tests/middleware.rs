@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::future::{BoxFuture, Either};
-use ipc_runtime::middleware::{BoxError, EventRequest, IpcRequest, IpcResponse};
+use ipc_runtime::middleware::{BoxError, EventRequest, IpcRequest, IpcResponse, Reached};
 use ipc_runtime::session::ConnectOptions;
 use ipc_runtime::{App, Caller, ClientId, InvokeError, State, codes, command};
 use serde_json::{Value, json};
@@ -488,11 +488,11 @@ struct EventGate<S>(S, Arc<Mutex<Vec<String>>>);
 
 impl<S> Service<EventRequest> for EventGate<S>
 where
-    S: Service<EventRequest, Response = (), Error = BoxError>,
+    S: Service<EventRequest, Response = Reached, Error = BoxError>,
 {
-    type Response = ();
+    type Response = Reached;
     type Error = BoxError;
-    type Future = Either<S::Future, Ready<Result<(), BoxError>>>;
+    type Future = Either<S::Future, Ready<Result<Reached, BoxError>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         self.0.poll_ready(cx)
@@ -606,4 +606,89 @@ async fn a_layered_call_on_a_connection_can_be_cancelled_and_counts_in_flight() 
         .unwrap()
         .unwrap();
     assert_eq!(reply.as_str(), r#"{"jsonrpc":"2.0","id":9,"result":9}"#);
+}
+
+/// A bridge that hands every published event to the instances it joins.
+#[derive(Clone, Default)]
+struct Loopback(Arc<Mutex<Vec<ipc_runtime::Inbox>>>);
+
+impl ipc_runtime::Bridge for Loopback {
+    fn start(&self, inbox: ipc_runtime::Inbox) {
+        self.0.lock().unwrap().push(inbox);
+    }
+
+    fn publish(&self, event: &ipc_runtime::BridgedEvent) {
+        for inbox in self.0.lock().unwrap().iter() {
+            let _ = inbox.deliver(event.clone());
+        }
+    }
+}
+
+/// Passes events on, keeping whom each reached.
+#[derive(Clone)]
+struct Reach<S>(S, Arc<Mutex<Vec<(String, usize, usize)>>>);
+
+impl<S> Service<EventRequest> for Reach<S>
+where
+    S: Service<EventRequest, Response = Reached, Error = BoxError>,
+    S::Future: Send + 'static,
+{
+    type Response = Reached;
+    type Error = BoxError;
+    type Future = BoxFuture<'static, Result<Reached, BoxError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, event: EventRequest) -> Self::Future {
+        let name = event.event().to_owned();
+        let (future, log) = (self.0.call(event), Arc::clone(&self.1));
+        Box::pin(async move {
+            let reached = future.await?;
+            log.lock()
+                .unwrap()
+                .push((name, reached.frontends(), reached.listeners()));
+            Ok(reached)
+        })
+    }
+}
+
+#[tokio::test]
+async fn event_layers_see_whom_an_event_reached_and_events_still_cross_the_bridge() {
+    let reach = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&reach);
+    let bus = Loopback::default();
+    let here = App::builder()
+        .no_inspector()
+        .bridge(bus.clone())
+        .event_layer(layer_fn(move |inner| Reach(inner, Arc::clone(&log))))
+        .build()
+        .unwrap();
+    let there = App::builder().bridge(bus).build().unwrap();
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&heard);
+    there.listen("news", move |event| {
+        sink.lock().unwrap().push(event.payload::<u32>().unwrap())
+    });
+    here.listen("news", |_| {});
+    let (subscriber, mut subscriber_out) = here.connect(ConnectOptions::default());
+    subscriber
+        .handle_text(r#"{"jsonrpc":"2.0","id":1,"method":"ipc.listen","params":{"event":"news"}}"#)
+        .await;
+    subscriber_out.recv().await.unwrap();
+    here.emit("news", &7).unwrap();
+    assert_eq!(*heard.lock().unwrap(), [7], "the event crossed the bridge");
+    let news: Vec<_> = reach
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(name, ..)| name == "news")
+        .cloned()
+        .collect();
+    assert_eq!(
+        news,
+        [("news".to_owned(), 1, 1)],
+        "one frontend, one listener"
+    );
 }

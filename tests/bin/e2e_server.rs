@@ -20,7 +20,9 @@
 //! `--idle-timeout-ms MS`, `--ping-interval-ms MS` (given any, it first prints
 //! `limits name=value …` for those it applied). With `--exit-on-stdin-eof`
 //! it also stops when its stdin closes, so a parent that dies (even killed)
-//! never leaves it running.
+//! never leaves it running. With `--scoped-token T` the app configures
+//! capabilities: the launch token's pages may do everything and watch the
+//! live inspector, a connection with `T` everything but watch.
 
 #[path = "e2e_uploads.rs"]
 mod uploads;
@@ -28,7 +30,9 @@ mod uploads;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use ipc_runtime::{App, Caller, Channel, EventTarget, InvokeError, State, command, listen};
+use ipc_runtime::{
+    App, Caller, Capability, Channel, EventTarget, InvokeError, State, command, listen,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -287,6 +291,9 @@ struct Args {
     port: u16,
     static_dir: Option<String>,
     token: Option<String>,
+    /// `--scoped-token T`: the app configures capabilities: the launch
+    /// token's pages may do everything and inspect, `T` everything but inspect.
+    scoped_token: Option<String>,
     stdio: bool,
     exit_on_stdin_eof: bool,
     limits: LimitArgs,
@@ -384,6 +391,7 @@ fn parse_args() -> Args {
         port: 0,
         static_dir: None,
         token: None,
+        scoped_token: None,
         stdio: false,
         exit_on_stdin_eof: false,
         limits: LimitArgs::default(),
@@ -396,6 +404,7 @@ fn parse_args() -> Args {
             "--port" => parsed.port = args.next().and_then(|p| p.parse().ok()).unwrap_or(0),
             "--static" => parsed.static_dir = args.next(),
             "--token" => parsed.token = args.next(),
+            "--scoped-token" => parsed.scoped_token = args.next(),
             "--stdio" => parsed.stdio = true,
             "--exit-on-stdin-eof" => parsed.exit_on_stdin_eof = true,
             "--max-message-size" => limits.max_message_size = Some(value(&arg, args.next())),
@@ -431,14 +440,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_writer(std::io::stderr)
         .init();
     let args = parse_args();
-    let app = App::builder()
+    let builder = App::builder()
         .manage(Received::default())
         .manage(Markers::default())
         .replay(STREAM, 64)
         .replay(SHORT, 4)
         .replay(BURST, 256)
-        .replay(LAST, 1)
-        .build()?;
+        .replay(LAST, 1);
+    let builder = match &args.scoped_token {
+        Some(token) => builder
+            .capability(Capability::new("owner").allow_all().allow_inspect())
+            .capability(Capability::new("scoped").allow_all())
+            .default_capability("owner")
+            .grant_token(token.clone(), "scoped"),
+        None => builder,
+    };
+    let app = builder.build()?;
     if args.stdio {
         app.serve_stdio().await?;
         return Ok(());

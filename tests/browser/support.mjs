@@ -25,7 +25,9 @@ const CHROMIUM_ARGS = [
 
 /**
  * Starts `binary` (relative to the repository root) with `args`, and resolves
- * once it has printed its `http://` and `ws://` lines.
+ * once it has printed its `http://` and `ws://` lines. A server that prints
+ * its IPC inspector's address (a line with `/ipc/inspect`, after those two)
+ * has it as `inspectUrl` once printed: `waitForInspectUrl()` waits for it.
  */
 export async function startServer(binary, args = ["--port", "0"]) {
   const child = spawn(join(ROOT, binary), args, { stdio: ["ignore", "pipe", "inherit"] });
@@ -49,6 +51,11 @@ export async function startServer(binary, args = ["--port", "0"]) {
         urls.windows[label] = { ...urls.windows[label], [scheme.startsWith("ws") ? "ws" : "http"]: url };
         return;
       }
+      if (line.includes("/ipc/inspect")) {
+        // Also an http:// line: it must not take the app's address.
+        urls.inspectUrl = line.trim();
+        return;
+      }
       if (line.startsWith("http://")) urls.httpUrl = line.trim();
       if (line.startsWith("ws://")) urls.wsUrl = line.trim();
       if (urls.httpUrl && urls.wsUrl) {
@@ -60,6 +67,20 @@ export async function startServer(binary, args = ["--port", "0"]) {
   child.removeAllListeners("exit");
   return {
     ...urls,
+    /** The inspector's address, once printed (undefined before). */
+    get inspectUrl() {
+      return urls.inspectUrl;
+    },
+    /** Resolves to the inspector's address once printed; rejects after `timeoutMs`. */
+    async waitForInspectUrl(timeoutMs = 5_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (urls.inspectUrl === undefined) {
+        if (child.exitCode !== null) throw new Error(`${binary} exited without printing its inspector's address`);
+        if (Date.now() > deadline) throw new Error(`${binary} printed no /ipc/inspect address within ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      return urls.inspectUrl;
+    },
     async stop() {
       if (child.exitCode !== null) return;
       const exited = new Promise((resolve) => child.once("exit", resolve));

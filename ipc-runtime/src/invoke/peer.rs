@@ -22,6 +22,19 @@ use crate::invoke::upload::{Inbox, OpenRefused, UploadLimits};
 /// A future borrowing the peer, for [`Peer::send`].
 pub(crate) type SendFuture<'a> = Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
 
+/// A connection's queue and counters at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PeerStats {
+    /// Async calls running.
+    pub(crate) in_flight: usize,
+    /// Messages waiting in its outgoing queue.
+    pub(crate) outbox_messages: usize,
+    /// Bytes waiting in its outgoing queue.
+    pub(crate) outbox_bytes: usize,
+    /// Events dropped because it did not read fast enough, since it opened.
+    pub(crate) lagged: u64,
+}
+
 /// What calls, channels, events and the reserved methods need from the
 /// connection a message came on.
 pub(crate) trait Peer: Send + Sync + 'static {
@@ -90,6 +103,12 @@ pub(crate) trait Peer: Send + Sync + 'static {
 
     /// The most event subscriptions the connection may hold.
     fn max_subscriptions(&self) -> usize;
+
+    /// Its queue and counters now (what the inspector's connections table
+    /// shows). The default reports nothing queued.
+    fn stats(&self) -> PeerStats {
+        PeerStats::default()
+    }
 
     /// A handle that does not keep the peer alive (channels and event
     /// subscriptions hold this, so a closed connection is freed).

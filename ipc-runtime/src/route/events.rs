@@ -23,6 +23,7 @@ use serde_json::value::RawValue;
 
 use super::Router;
 use super::history::{self, History, Keep, Kept, Resume, Sequence, SharedHistory, TotalBytes};
+use super::middleware::Reached;
 use crate::caller::Caller;
 use crate::codec::{self, Outbound};
 use crate::error::{BuildError, InvokeError};
@@ -580,7 +581,7 @@ impl EventBus {
         payload: &Arc<RawValue>,
         source: &Caller,
         target: &EventTarget,
-    ) {
+    ) -> Reached {
         // The `emit` span: the event, its source, and how many frontends and
         // Rust listeners it reached (its delivery to each frontend is a
         // trace event inside it).
@@ -612,7 +613,7 @@ impl EventBus {
         let name = match (&listeners, history) {
             (Some((name, _)), _) | (None, Some((name, _))) => name.clone(),
             // Nobody listens and nothing is kept: nothing to do.
-            (None, None) => return,
+            (None, None) => return Reached::default(),
         };
         let event = Event {
             name,
@@ -651,6 +652,10 @@ impl EventBus {
             }
         }
         span.record("listeners", ran);
+        Reached {
+            frontends,
+            listeners: ran,
+        }
     }
 }
 

@@ -255,6 +255,11 @@ impl IpcRequest {
     pub fn extensions_mut(&mut self) -> &mut Extensions {
         &mut self.extensions
     }
+
+    /// The router the call runs on.
+    pub(crate) fn router(&self) -> &Arc<Router> {
+        &self.call.router
+    }
 }
 
 impl fmt::Debug for IpcRequest {
@@ -387,6 +392,11 @@ impl EventRequest {
     pub fn extensions_mut(&mut self) -> &mut Extensions {
         &mut self.extensions
     }
+
+    /// The router the event is delivered by.
+    pub(crate) fn router(&self) -> &Arc<Router> {
+        &self.router
+    }
 }
 
 impl fmt::Debug for EventRequest {
@@ -399,9 +409,72 @@ impl fmt::Debug for EventRequest {
     }
 }
 
+/// Whom an event reached, as the innermost event service reports it to the
+/// event layers: frontends whose queue took it, and Rust listeners run.
+///
+/// ```rust,standalone_crate
+/// use ipc_runtime::App;
+/// use ipc_runtime::middleware::{Reached, EventRequest, Next};
+/// use std::sync::{Arc, Mutex};
+///
+/// /// Remembers how many Rust listeners each event reached.
+/// #[derive(Clone)]
+/// struct Count<S>(S, Arc<Mutex<Vec<usize>>>);
+///
+/// impl<S> tower::Service<EventRequest> for Count<S>
+/// where
+///     S: tower::Service<EventRequest, Response = Reached, Error = ipc_runtime::middleware::BoxError>,
+///     S::Future: Send + 'static,
+/// {
+///     type Response = Reached;
+///     type Error = S::Error;
+///     type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Reached, S::Error>> + Send>>;
+///     fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), S::Error>> {
+///         self.0.poll_ready(cx)
+///     }
+///     fn call(&mut self, event: EventRequest) -> Self::Future {
+///         let (future, seen) = (self.0.call(event), Arc::clone(&self.1));
+///         Box::pin(async move {
+///             let reached = future.await?;
+///             seen.lock().unwrap().push(reached.listeners());
+///             Ok(reached)
+///         })
+///     }
+/// }
+///
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let log = Arc::clone(&seen);
+/// let app = App::builder()
+///     .event_layer(tower::layer::layer_fn(move |inner: Next<EventRequest, Reached>| Count(inner, Arc::clone(&log))))
+///     .build()
+///     .unwrap();
+/// app.listen("ping", |_| {});
+/// app.emit("ping", &()).unwrap();
+/// app.emit("nobody-listens", &()).unwrap();
+/// assert_eq!(*seen.lock().unwrap(), [1, 0]);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reached {
+    pub(crate) frontends: usize,
+    pub(crate) listeners: usize,
+}
+
+impl Reached {
+    /// Frontends whose queue took the event (a full queue drops it, and
+    /// counts it as lagged).
+    pub fn frontends(&self) -> usize {
+        self.frontends
+    }
+
+    /// Rust listeners run (or started, for async ones).
+    pub fn listeners(&self) -> usize {
+        self.listeners
+    }
+}
+
 /// The service a layer wraps: the rest of the stack, down to the command
 /// (for calls, `Next<IpcRequest, IpcResponse>`) or to delivery (for events,
-/// `Next<EventRequest, ()>`). Layers are usually generic over it.
+/// `Next<EventRequest, Reached>`). Layers are usually generic over it.
 pub struct Next<Req, Res> {
     inner: Box<dyn Erased<Req, Res>>,
 }
@@ -656,7 +729,7 @@ impl Service<IpcRequest> for Invoker {
 }
 
 /// The error a caller receives for a layer's error.
-fn to_invoke_error(error: BoxError) -> InvokeError {
+pub(crate) fn to_invoke_error(error: BoxError) -> InvokeError {
     let error = match error.downcast::<ErrorObject>() {
         Ok(object) => return InvokeError::from_object(*object),
         Err(error) => error,
@@ -718,12 +791,12 @@ impl Router {
 
 /// The layers around emitted events, built once.
 pub(crate) struct EventLayers {
-    stack: Arc<Stack<EventRequest, ()>>,
+    stack: Arc<Stack<EventRequest, Reached>>,
 }
 
 impl EventLayers {
     /// Builds the stack; `None` when there is no layer.
-    pub(crate) fn build(layers: Vec<Wrap<EventRequest, ()>>) -> Option<Self> {
+    pub(crate) fn build(layers: Vec<Wrap<EventRequest, Reached>>) -> Option<Self> {
         if layers.is_empty() {
             return None;
         }
@@ -779,9 +852,9 @@ impl EventLayers {
 struct Deliver;
 
 impl Service<EventRequest> for Deliver {
-    type Response = ();
+    type Response = Reached;
     type Error = BoxError;
-    type Future = std::future::Ready<Result<(), BoxError>>;
+    type Future = std::future::Ready<Result<Reached, BoxError>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         Poll::Ready(Ok(()))
@@ -789,13 +862,12 @@ impl Service<EventRequest> for Deliver {
 
     fn call(&mut self, request: EventRequest) -> Self::Future {
         let router = &request.router;
-        router.events.deliver(
-            router,
+        let reached = router.deliver_now(
             &request.event,
             &request.payload,
             &request.source,
             &request.target,
         );
-        std::future::ready(Ok(()))
+        std::future::ready(Ok(reached))
     }
 }

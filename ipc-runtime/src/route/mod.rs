@@ -15,6 +15,7 @@
 //! * [`channel`]: `Channel<T>`, a stream from a command back to its caller.
 //! * [`bridge`]: events crossing between instances through a broker.
 //! * [`middleware`]: tower layers around calls and emitted events.
+//! * [`inspect`]: the live inspector's records, built on those layers.
 //! * [`metrics`]: the app's counters (calls, errors, bytes, lag).
 
 pub(crate) mod bridge;
@@ -23,6 +24,7 @@ pub(crate) mod discover;
 pub(crate) mod dispatch;
 pub(crate) mod events;
 pub(crate) mod history;
+pub mod inspect;
 pub(crate) mod metrics;
 pub mod middleware;
 pub(crate) mod reserved;
@@ -103,6 +105,8 @@ pub(crate) struct Router {
     pub(crate) event_layers: Option<middleware::EventLayers>,
     /// Calls, errors, bytes, lag (`App::metrics`).
     pub(crate) counters: Arc<metrics::Counters>,
+    /// The live inspector, when on.
+    pub(crate) inspector: Option<Arc<inspect::Hub>>,
 }
 
 impl Router {
@@ -125,6 +129,7 @@ impl Router {
             layers: None,
             event_layers: None,
             counters: Arc::default(),
+            inspector: None,
         }
     }
 
@@ -215,10 +220,23 @@ impl Router {
         if let Some(layers) = &self.event_layers {
             return layers.emit(self, event, payload, source, target);
         }
-        self.events.deliver(self, event, payload, source, target);
+        self.deliver_now(event, payload, source, target);
+    }
+
+    /// Delivers an event past its layers: to this instance's listeners and
+    /// subscribers, then to the other instances.
+    pub(crate) fn deliver_now(
+        self: &Arc<Self>,
+        event: &str,
+        payload: &Arc<RawValue>,
+        source: &Caller,
+        target: &EventTarget,
+    ) -> middleware::Reached {
+        let reached = self.events.deliver(self, event, payload, source, target);
         if let Some(link) = &self.bridge {
             link.publish(event, payload, source.client_id(), target);
         }
+        reached
     }
 
     /// An event from a caller (a frontend's `ipc.emit` or notification):

@@ -46,6 +46,7 @@ pub(crate) fn dispatch(
             peer(name, source).and_then(|p| super::upload::upload(params, source.attachments, p))
         }
         method::DISCOVER => Ok(rpc_discover(router, source)),
+        method::INSPECT => inspect(router, params, source),
         method::TAURI_LISTEN => peer(name, source).and_then(|p| tauri_listen(router, params, p)),
         method::TAURI_UNLISTEN => {
             peer(name, source).and_then(|p| tauri_unlisten(router, params, p))
@@ -104,14 +105,59 @@ fn too_many_subscriptions(peer: &dyn Peer) -> InvokeError {
     .with_data(serde_json::json!({ "limit": "subscriptions", "max": max }))
 }
 
-/// A valid name the connection may subscribe to.
-fn listenable(name: &str, peer: &dyn Peer) -> Result<EventName, InvokeError> {
+/// A valid name the connection may subscribe to. The inspector's feed is
+/// the inspect permission's, which no name pattern grants.
+fn listenable(router: &Router, name: &str, peer: &dyn Peer) -> Result<EventName, InvokeError> {
     let name = event_name(name)?;
     let caller = peer.caller();
-    if !caller.permissions().allows(Action::Listen, name.as_str()) {
+    if name.as_str() == method::INSPECT_EVENT {
+        inspector(router, caller)?;
+    } else if !caller.permissions().allows(Action::Listen, name.as_str()) {
         return Err(caller.forbidden(Action::Listen, name.as_str()));
     }
     Ok(name)
+}
+
+/// The inspector, for a caller that may inspect.
+fn inspector<'r>(
+    router: &'r Router,
+    caller: &crate::caller::Caller,
+) -> Result<&'r Arc<super::inspect::Hub>, InvokeError> {
+    if !caller.permissions().may_inspect() {
+        return Err(caller.forbidden(Action::Inspect, method::INSPECT_EVENT));
+    }
+    router.inspector.as_ref().ok_or_else(|| {
+        InvokeError::new(
+            codes::METHOD_NOT_FOUND,
+            "the inspector is off (AppBuilder::inspector turns it on)",
+        )
+    })
+}
+
+/// `ipc.inspect {"recent"?: bool}`: the recent records (unless `recent` is
+/// false) and the connections table.
+fn inspect(
+    router: &Router,
+    raw: Option<&RawValue>,
+    source: Source<'_>,
+) -> Result<String, InvokeError> {
+    #[derive(Deserialize)]
+    struct Inspect {
+        #[serde(default = "yes")]
+        recent: bool,
+    }
+    fn yes() -> bool {
+        true
+    }
+    let hub = inspector(router, source.caller)?;
+    let p: Inspect = params(method::INSPECT, raw)?;
+    let recent = if p.recent { hub.recent() } else { Vec::new() };
+    let recent: Vec<&RawValue> = recent.iter().map(|record| &**record).collect();
+    let snapshot = serde_json::json!({
+        "recent": recent,
+        "connections": hub.connections(router),
+    });
+    Ok(snapshot.to_string())
 }
 
 /// `ipc.emit {"event", "payload"?, "target"?}`.
@@ -191,7 +237,7 @@ fn listen(router: &Router, raw: Option<&RawValue>, peer: &dyn Peer) -> Result<St
         start: StartParams,
     }
     let p: Listen<'_> = params(method::LISTEN, raw)?;
-    let name = listenable(&p.event, peer)?;
+    let name = listenable(router, &p.event, peer)?;
     let start = p.start.start();
     let done = router
         .events
@@ -259,7 +305,7 @@ fn tauri_listen(
         start: StartParams,
     }
     let p: Listen<'_> = params(method::TAURI_LISTEN, raw)?;
-    let name = listenable(&p.event, peer)?;
+    let name = listenable(router, &p.event, peer)?;
     let start = p.start.start();
     let done = router
         .events

@@ -83,6 +83,9 @@ impl Connection {
             in_flight: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
             max_in_flight: options.max_in_flight.max(1),
         };
+        if let Some(inspector) = &router.inspector {
+            inspector.opened(&*connection.session);
+        }
         connection.emit_lifecycle("ipc:connected");
         (connection, outbox)
     }
@@ -222,7 +225,7 @@ impl Connection {
         self.router.events.drop_client(self.client_id());
         self.session.disconnect_uploads();
         self.tasks.close();
-        self.emit_lifecycle("ipc:disconnected");
+        self.disconnected();
     }
 
     /// Closes the connection for a server shutdown: subscriptions end, running
@@ -252,7 +255,7 @@ impl Connection {
                 "blocking jobs still running after the drain deadline (they cannot be stopped)"
             );
         }
-        self.emit_lifecycle("ipc:disconnected");
+        self.disconnected();
         cancelled
     }
 
@@ -261,6 +264,15 @@ impl Connection {
     pub fn blocking_jobs_running(&self) -> usize {
         let held = self.max_in_flight - self.in_flight.available_permits();
         held.saturating_sub(self.session.in_flight())
+    }
+
+    /// The connection is gone: the inspector forgets it, and
+    /// `ipc:disconnected` is emitted.
+    fn disconnected(&self) {
+        if let Some(inspector) = &self.router.inspector {
+            inspector.closed(self.client_id());
+        }
+        self.emit_lifecycle("ipc:disconnected");
     }
 
     fn emit_lifecycle(&self, event: &str) {

@@ -130,6 +130,12 @@ impl OutboxSender {
     pub(crate) fn is_closed(&self) -> bool {
         self.shared.lock().receiver_gone
     }
+
+    /// How many messages and bytes are waiting to be sent.
+    pub(crate) fn queued(&self) -> (usize, usize) {
+        let queue = self.shared.lock();
+        (queue.messages.len(), queue.bytes)
+    }
 }
 
 impl Clone for OutboxSender {

@@ -13,7 +13,7 @@ use super::rate::Bucket;
 use crate::caller::Caller;
 use crate::codec::{self, Outbound};
 use crate::invoke::Peer;
-use crate::invoke::peer::SendFuture;
+use crate::invoke::peer::{PeerStats, SendFuture};
 use crate::invoke::upload::{Inbox, OpenRefused, UploadLimits};
 use crate::route::metrics::Counters;
 
@@ -274,6 +274,16 @@ impl Peer for Session {
 
     fn max_subscriptions(&self) -> usize {
         self.max_subscriptions
+    }
+
+    fn stats(&self) -> PeerStats {
+        let (outbox_messages, outbox_bytes) = self.outbound.queued();
+        PeerStats {
+            in_flight: self.in_flight(),
+            outbox_messages,
+            outbox_bytes,
+            lagged: self.dropped_events.load(Ordering::Relaxed),
+        }
     }
 
     fn downgrade(&self) -> Weak<dyn Peer> {

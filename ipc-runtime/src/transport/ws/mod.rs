@@ -87,6 +87,14 @@ pub const IPC_TAURI_JS: &str = include_str!("../../../js/ipc-tauri.js");
 /// Its TypeScript declarations, served at `/ipc-tauri.d.ts`.
 pub const IPC_TAURI_D_TS: &str = include_str!("../../../js/ipc-tauri.d.ts");
 
+/// The live inspector's page, served at [`INSPECT_PATH`] when the app's
+/// inspector is on (`__IPC_WS_PATH__` becomes the WebSocket path).
+const INSPECT_HTML: &str = include_str!("inspector/inspect.html");
+/// The inspector page's script, served at `/ipc/inspect.js`.
+const INSPECT_JS: &str = include_str!("inspector/inspect.js");
+/// Where the live inspector's page is served.
+pub const INSPECT_PATH: &str = "/ipc/inspect";
+
 /// The WebSocket subprotocol a client offers to receive binary frames.
 pub const SUBPROTOCOL: &str = "ipc.v1";
 
@@ -519,6 +527,34 @@ impl ServerHandle {
             self.addr,
             query(self.token.as_deref(), None)
         )
+    }
+
+    /// The live inspector's address with the token,
+    /// `http://127.0.0.1:PORT/ipc/inspect?token=…`, when the app's inspector
+    /// is on ([`AppBuilder::inspector`](crate::AppBuilder::inspector)). The
+    /// page shows every connection's calls and events to connections that
+    /// [may inspect](crate::capability::Permissions::may_inspect): with the
+    /// launch token of an app that configures no capabilities, it does.
+    ///
+    /// ```rust,standalone_crate
+    /// use ipc_runtime::App;
+    /// use ipc_runtime::inspect::Inspector;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+    /// let app = App::builder().inspector(Inspector::new()).build().unwrap();
+    /// let server = app.server().serve("127.0.0.1:0").await?;
+    /// let url = server.inspector_url().unwrap();
+    /// assert!(url.starts_with(&format!("http://{}/ipc/inspect?token=", server.local_addr())));
+    /// server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn inspector_url(&self) -> Option<String> {
+        self.shared.router.inspector.as_ref()?;
+        Some(format!(
+            "http://{}{INSPECT_PATH}{}",
+            self.addr,
+            query(self.token.as_deref(), None)
+        ))
     }
 
     /// The WebSocket address with the token: `ws://127.0.0.1:PORT/ipc?token=…`.

@@ -34,7 +34,9 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::access::Opened;
 use super::upgrade::{self, Shared};
-use super::{IPC_D_TS, IPC_JS, IPC_TAURI_D_TS, IPC_TAURI_JS};
+use super::{
+    INSPECT_HTML, INSPECT_JS, INSPECT_PATH, IPC_D_TS, IPC_JS, IPC_TAURI_D_TS, IPC_TAURI_JS,
+};
 
 /// A file served from memory.
 #[derive(Clone)]
@@ -82,6 +84,16 @@ pub(super) fn router(shared: Arc<Shared>, routes: Routes) -> axum::Router {
     for (path, source) in scripts {
         let asset = Asset::script(source);
         router = router.route(path, get(move || async move { asset.respond() }));
+    }
+    if shared.router.inspector.is_some() {
+        let page = Asset {
+            content_type: "text/html; charset=utf-8",
+            body: Bytes::from(INSPECT_HTML.replace("__IPC_WS_PATH__", &routes.ws_path)),
+        };
+        router = router.route(INSPECT_PATH, get(move || async move { page.respond() }));
+        let script = Asset::script(INSPECT_JS);
+        let path = format!("{INSPECT_PATH}.js");
+        router = router.route(&path, get(move || async move { script.respond() }));
     }
     for (path, asset) in routes.assets {
         router = router.route(&path, get(move || async move { asset.respond() }));

@@ -1,0 +1,641 @@
+//! The live inspector: a record of every call and every event, and a table
+//! of the connections, for the page at `/ipc/inspect`.
+//!
+//! It is built on the middleware: a call layer (the outermost, so a call's
+//! time includes the app's own layers) and an event layer record what passes
+//! through them. Each record goes to a bounded list of recent ones and, as
+//! the payload of the event `ipc:inspect`, to the connections subscribed to
+//! it; only connections that [may inspect](crate::capability::Permissions::may_inspect)
+//! can subscribe, or ask for the snapshot (`ipc.inspect`: the recent records
+//! and the connections table). Params, results and payloads are shown after
+//! the app's redaction hook, cut to a length.
+//!
+//! ```rust,standalone_crate
+//! use ipc_runtime::inspect::{Inspector, Part};
+//! use ipc_runtime::{App, command};
+//!
+//! #[command]
+//! fn login(user: String, password: String) -> bool { !user.is_empty() && !password.is_empty() }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let app = App::builder()
+//!     .inspector(Inspector::new().redact(|part: Part<'_>, value: &mut serde_json::Value| {
+//!         if let (Part::Params { command: "login" }, Some(password)) = (part, value.get_mut("password")) {
+//!             *password = "(hidden)".into();
+//!         }
+//!     }))
+//!     .build()
+//!     .unwrap();
+//! app.invoke("login", serde_json::json!({ "user": "ada", "password": "hunter2" })).await.unwrap();
+//! let recent = app.inspector_records();
+//! let call = recent.last().unwrap();
+//! assert_eq!(call["command"], "login");
+//! assert_eq!(call["outcome"], "ok");
+//! assert_eq!(call["params"], r#"{"password":"(hidden)","user":"ada"}"#);
+//! # }
+//! ```
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::{Context, Poll};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use ipc_core::{ClientId, EventTarget, codes, method};
+use serde::Serialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+use tower::Service;
+
+use super::Router;
+use super::middleware::{self, BoxError, EventRequest, IpcRequest, IpcResponse, Next, Reached};
+use crate::invoke::{BoxFuture, Peer};
+
+/// How the app's redaction hook is told what it is given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Part<'a> {
+    /// The params of a call to `command`.
+    Params {
+        /// The command's wire name.
+        command: &'a str,
+    },
+    /// The result of a call to `command`.
+    Result {
+        /// The command's wire name.
+        command: &'a str,
+    },
+    /// The payload of an event.
+    Payload {
+        /// The event's name.
+        event: &'a str,
+    },
+}
+
+/// The redaction hook: changes a value in place before the inspector shows it.
+pub type RedactFn = dyn Fn(Part<'_>, &mut Value) + Send + Sync;
+
+/// The inspector's settings, for [`AppBuilder::inspector`](crate::AppBuilder::inspector).
+///
+/// The inspector is on by default in debug builds and off in release builds;
+/// giving it settings turns it on in either.
+///
+/// ```
+/// use ipc_runtime::inspect::Inspector;
+///
+/// let inspector = Inspector::new().max_shown(2048).recent(100);
+/// # let _ = inspector;
+/// ```
+#[derive(Clone)]
+pub struct Inspector {
+    redact: Arc<RedactFn>,
+    max_shown: usize,
+    recent: usize,
+    recent_bytes: usize,
+}
+
+impl Default for Inspector {
+    fn default() -> Self {
+        Inspector {
+            redact: Arc::new(|_, value: &mut Value| redact_secrets(value)),
+            max_shown: 4096,
+            recent: 500,
+            recent_bytes: 4 << 20,
+        }
+    }
+}
+
+impl fmt::Debug for Inspector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inspector")
+            .field("max_shown", &self.max_shown)
+            .field("recent", &self.recent)
+            .field("recent_bytes", &self.recent_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inspector {
+    /// The default settings: values of keys that name a secret hidden
+    /// ([`redact_secrets`]), 4 KiB of each value shown, the last 500 records
+    /// (at most 4 MiB) kept for a page that opens later.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Replaces the redaction hook. It sees every params, result and payload
+    /// (parsed) before it is shown; [`redact_secrets`] is the default, and a
+    /// hook may call it too.
+    #[must_use]
+    pub fn redact(mut self, hook: impl Fn(Part<'_>, &mut Value) + Send + Sync + 'static) -> Self {
+        self.redact = Arc::new(hook);
+        self
+    }
+
+    /// How many bytes of each params, result and payload are shown (the rest
+    /// is cut and the record says so).
+    #[must_use]
+    pub fn max_shown(mut self, bytes: usize) -> Self {
+        self.max_shown = bytes;
+        self
+    }
+
+    /// How many records are kept for a page that opens later.
+    #[must_use]
+    pub fn recent(mut self, records: usize) -> Self {
+        self.recent = records;
+        self
+    }
+}
+
+/// The default redaction: the value of every object key that names a
+/// secret (containing `password`, `secret`, `token`, `authorization`,
+/// `cookie` or `api_key`/`apikey`, in any case) becomes `"(redacted)"`, at
+/// any depth.
+///
+/// ```
+/// let mut value = serde_json::json!({ "user": "ada", "auth": { "accessToken": "abc" } });
+/// ipc_runtime::inspect::redact_secrets(&mut value);
+/// assert_eq!(value, serde_json::json!({ "user": "ada", "auth": { "accessToken": "(redacted)" } }));
+/// ```
+pub fn redact_secrets(value: &mut Value) {
+    const SECRET: [&str; 7] = [
+        "password",
+        "secret",
+        "token",
+        "authorization",
+        "cookie",
+        "api_key",
+        "apikey",
+    ];
+    match value {
+        Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                let key = key.to_ascii_lowercase();
+                if SECRET.iter().any(|s| key.contains(s)) {
+                    *value = Value::from("(redacted)");
+                } else {
+                    redact_secrets(value);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_secrets),
+        _ => {}
+    }
+}
+
+/// Values longer than this are not parsed for redaction, so not shown.
+const MAX_PARSED: usize = 1 << 20;
+
+/// One value as shown: redacted, cut.
+struct Shown {
+    text: Option<String>,
+    truncated: bool,
+}
+
+/// A call, as recorded.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CallRecord<'a> {
+    kind: &'static str,
+    seq: u64,
+    time: u64,
+    client: ClientId,
+    label: Option<&'a str>,
+    command: &'a str,
+    id: Option<&'a str>,
+    arg_bytes: usize,
+    duration_us: u64,
+    outcome: &'static str,
+    code: Option<i32>,
+    message: Option<&'a str>,
+    params: Option<&'a str>,
+    params_truncated: bool,
+    result: Option<&'a str>,
+    result_truncated: bool,
+}
+
+/// An event, as recorded.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EventRecord<'a> {
+    kind: &'static str,
+    seq: u64,
+    time: u64,
+    event: &'a str,
+    source: ClientId,
+    target: &'a EventTarget,
+    frontends: usize,
+    listeners: usize,
+    outcome: &'static str,
+    payload: Option<&'a str>,
+    payload_truncated: bool,
+}
+
+/// A row of the connections table.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConnectionRow<'a> {
+    client: ClientId,
+    label: Option<&'a str>,
+    origin: Option<&'a str>,
+    opened_at: u64,
+    in_flight: usize,
+    outbox_messages: usize,
+    outbox_bytes: usize,
+    lagged: u64,
+    subscriptions: usize,
+}
+
+struct Recent {
+    records: VecDeque<Arc<RawValue>>,
+    bytes: usize,
+}
+
+struct Open {
+    peer: Weak<dyn Peer>,
+    opened_at: u64,
+}
+
+/// The inspector of one app: its settings, its recent records, its view
+/// of the open connections.
+pub(crate) struct Hub {
+    settings: Inspector,
+    seq: AtomicU64,
+    recent: Mutex<Recent>,
+    open: Mutex<BTreeMap<ClientId, Open>>,
+}
+
+impl Hub {
+    pub(crate) fn new(settings: Inspector) -> Arc<Self> {
+        Arc::new(Hub {
+            settings,
+            seq: AtomicU64::new(1),
+            recent: Mutex::new(Recent {
+                records: VecDeque::new(),
+                bytes: 0,
+            }),
+            open: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// The layer that records calls (the outermost of the app's).
+    pub(crate) fn call_layer(self: &Arc<Self>) -> CallRecorderLayer {
+        CallRecorderLayer(Arc::clone(self))
+    }
+
+    /// The layer that records events (the outermost of the app's).
+    pub(crate) fn event_layer(self: &Arc<Self>) -> EventRecorderLayer {
+        EventRecorderLayer(Arc::clone(self))
+    }
+
+    fn lock_open(&self) -> MutexGuard<'_, BTreeMap<ClientId, Open>> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_recent(&self) -> MutexGuard<'_, Recent> {
+        self.recent.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A connection opened (the session registers itself).
+    pub(crate) fn opened(&self, peer: &dyn Peer) {
+        let open = Open {
+            peer: peer.downgrade(),
+            opened_at: now_ms(),
+        };
+        self.lock_open().insert(peer.caller().client_id(), open);
+    }
+
+    /// A connection closed.
+    pub(crate) fn closed(&self, client: ClientId) {
+        self.lock_open().remove(&client);
+    }
+
+    /// The recent records, oldest first.
+    pub(crate) fn recent(&self) -> Vec<Arc<RawValue>> {
+        self.lock_recent().records.iter().cloned().collect()
+    }
+
+    /// The connections table now.
+    pub(crate) fn connections(&self, router: &Router) -> Vec<Value> {
+        let peers: Vec<(Arc<dyn Peer>, u64)> = {
+            let mut open = self.lock_open();
+            open.retain(|_, o| o.peer.strong_count() > 0);
+            open.values()
+                .filter_map(|o| Some((o.peer.upgrade()?, o.opened_at)))
+                .collect()
+        };
+        peers
+            .iter()
+            .filter_map(|(peer, opened_at)| {
+                let caller = peer.caller();
+                let stats = peer.stats();
+                let row = ConnectionRow {
+                    client: caller.client_id(),
+                    label: caller.label(),
+                    origin: caller.origin(),
+                    opened_at: *opened_at,
+                    in_flight: stats.in_flight,
+                    outbox_messages: stats.outbox_messages,
+                    outbox_bytes: stats.outbox_bytes,
+                    lagged: stats.lagged,
+                    subscriptions: router.events.subscriptions_of(caller.client_id()),
+                };
+                serde_json::to_value(row).ok()
+            })
+            .collect()
+    }
+
+    /// Shows `raw` (JSON text) as the inspector does: parsed, redacted, cut.
+    fn show(&self, part: Part<'_>, raw: &str) -> Shown {
+        if raw.len() > MAX_PARSED {
+            return Shown {
+                text: Some(format!("({} bytes: too large to show)", raw.len())),
+                truncated: true,
+            };
+        }
+        let Ok(mut value) = serde_json::from_str::<Value>(raw) else {
+            return Shown {
+                text: None,
+                truncated: false,
+            };
+        };
+        (self.settings.redact)(part, &mut value);
+        let mut text = value.to_string();
+        let truncated = text.len() > self.settings.max_shown;
+        if truncated {
+            let mut end = self.settings.max_shown;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+        }
+        Shown {
+            text: Some(text),
+            truncated,
+        }
+    }
+
+    /// Numbers a record, keeps it, and sends it to the subscribed inspectors.
+    fn publish(&self, router: &Arc<Router>, record: impl FnOnce(u64) -> Option<Box<RawValue>>) {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let Some(record) = record(seq) else {
+            return;
+        };
+        let record: Arc<RawValue> = record.into();
+        {
+            let mut recent = self.lock_recent();
+            recent.bytes += record.get().len();
+            recent.records.push_back(Arc::clone(&record));
+            while recent.records.len() > self.settings.recent
+                || recent.bytes > self.settings.recent_bytes
+            {
+                match recent.records.pop_front() {
+                    Some(old) => recent.bytes -= old.get().len(),
+                    None => break,
+                }
+            }
+        }
+        // Straight to the bus: past the event layers (this one would record
+        // its own records) and never to other instances.
+        router.events.deliver(
+            router,
+            method::INSPECT_EVENT,
+            &record,
+            &router.backend,
+            &EventTarget::All,
+        );
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// What is known of a call when it starts.
+struct Started {
+    hub: Arc<Hub>,
+    router: Arc<Router>,
+    time: u64,
+    at: Instant,
+    client: ClientId,
+    label: Option<Box<str>>,
+    command: &'static str,
+    id: Option<Box<str>>,
+    arg_bytes: usize,
+    params: Shown,
+}
+
+/// How a call ended.
+enum Ended<'a> {
+    Ok(&'a IpcResponse),
+    Failed(&'a ipc_core::ErrorObject),
+    Cancelled,
+}
+
+impl Started {
+    fn finish(self, ended: Ended<'_>) {
+        let duration_us = u64::try_from(self.at.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let result = match ended {
+            Ended::Ok(response) => match response.result_json() {
+                Some(json) => self.hub.show(
+                    Part::Result {
+                        command: self.command,
+                    },
+                    &json,
+                ),
+                None => Shown {
+                    text: Some(format!("({} bytes of binary)", response.len())),
+                    truncated: false,
+                },
+            },
+            Ended::Failed(_) | Ended::Cancelled => Shown {
+                text: None,
+                truncated: false,
+            },
+        };
+        let (outcome, code, message) = match ended {
+            Ended::Ok(_) => ("ok", None, None),
+            Ended::Failed(error) => ("error", Some(error.code), Some(error.message.as_str())),
+            Ended::Cancelled => ("cancelled", Some(codes::CANCELLED), None),
+        };
+        let Started { hub, router, .. } = &self;
+        hub.publish(router, |seq| {
+            serde_json::value::to_raw_value(&CallRecord {
+                kind: "call",
+                seq,
+                time: self.time,
+                client: self.client,
+                label: self.label.as_deref(),
+                command: self.command,
+                id: self.id.as_deref(),
+                arg_bytes: self.arg_bytes,
+                duration_us,
+                outcome,
+                code,
+                message,
+                params: self.params.text.as_deref(),
+                params_truncated: self.params.truncated,
+                result: result.text.as_deref(),
+                result_truncated: result.truncated,
+            })
+            .ok()
+        });
+    }
+}
+
+/// Records the call when it ends, or as cancelled when it is dropped first.
+struct Pending(Option<Started>);
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(started) = self.0.take() {
+            started.finish(Ended::Cancelled);
+        }
+    }
+}
+
+/// The tower layer that records calls.
+#[derive(Clone)]
+pub(crate) struct CallRecorderLayer(Arc<Hub>);
+
+impl tower::Layer<Next<IpcRequest, IpcResponse>> for CallRecorderLayer {
+    type Service = CallRecorder;
+
+    fn layer(&self, inner: Next<IpcRequest, IpcResponse>) -> CallRecorder {
+        CallRecorder {
+            hub: Arc::clone(&self.0),
+            inner,
+        }
+    }
+}
+
+/// Records each call that passes: who, what, how long, how it ended.
+pub(crate) struct CallRecorder {
+    hub: Arc<Hub>,
+    inner: Next<IpcRequest, IpcResponse>,
+}
+
+impl Service<IpcRequest> for CallRecorder {
+    type Response = IpcResponse;
+    type Error = BoxError;
+    type Future = BoxFuture<Result<IpcResponse, BoxError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: IpcRequest) -> Self::Future {
+        let command = request.command();
+        let params = request.params().map_or("null", RawValue::get);
+        let caller = request.caller();
+        let started = Started {
+            hub: Arc::clone(&self.hub),
+            router: Arc::clone(request.router()),
+            time: now_ms(),
+            at: Instant::now(),
+            client: caller.client_id(),
+            label: caller.label().map(Box::from),
+            command,
+            id: request.id().map(Box::from),
+            arg_bytes: request.params().map_or(0, |p| p.get().len()),
+            params: self.hub.show(Part::Params { command }, params),
+        };
+        let future = self.inner.call(request);
+        let mut pending = Pending(Some(started));
+        Box::pin(async move {
+            let result = future.await;
+            let result = match result {
+                Ok(response) => {
+                    if let Some(started) = pending.0.take() {
+                        started.finish(Ended::Ok(&response));
+                    }
+                    Ok(response)
+                }
+                Err(error) => {
+                    let error = ipc_core::ErrorObject::from(middleware::to_invoke_error(error));
+                    if let Some(started) = pending.0.take() {
+                        started.finish(Ended::Failed(&error));
+                    }
+                    Err(BoxError::from(error))
+                }
+            };
+            drop(pending);
+            result
+        })
+    }
+}
+
+/// The tower layer that records events.
+#[derive(Clone)]
+pub(crate) struct EventRecorderLayer(Arc<Hub>);
+
+impl tower::Layer<Next<EventRequest, Reached>> for EventRecorderLayer {
+    type Service = EventRecorder;
+
+    fn layer(&self, inner: Next<EventRequest, Reached>) -> EventRecorder {
+        EventRecorder {
+            hub: Arc::clone(&self.0),
+            inner,
+        }
+    }
+}
+
+/// Records each event that passes: its name, source, payload and whom it reached.
+pub(crate) struct EventRecorder {
+    hub: Arc<Hub>,
+    inner: Next<EventRequest, Reached>,
+}
+
+impl Service<EventRequest> for EventRecorder {
+    type Response = Reached;
+    type Error = BoxError;
+    type Future = BoxFuture<Result<Reached, BoxError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: EventRequest) -> Self::Future {
+        let hub = Arc::clone(&self.hub);
+        let router = Arc::clone(request.router());
+        let time = now_ms();
+        let event: Box<str> = request.event().into();
+        let source = request.source().client_id();
+        let target = request.target().clone();
+        let payload = hub.show(
+            Part::Payload {
+                event: request.event(),
+            },
+            request.payload().get(),
+        );
+        let future = self.inner.call(request);
+        Box::pin(async move {
+            let result = future.await;
+            let (reached, outcome) = match &result {
+                Ok(reached) => (*reached, "delivered"),
+                Err(_) => (Reached::default(), "stopped"),
+            };
+            hub.publish(&router, |seq| {
+                serde_json::value::to_raw_value(&EventRecord {
+                    kind: "event",
+                    seq,
+                    time,
+                    event: &event,
+                    source,
+                    target: &target,
+                    frontends: reached.frontends,
+                    listeners: reached.listeners,
+                    outcome,
+                    payload: payload.text.as_deref(),
+                    payload_truncated: payload.truncated,
+                })
+                .ok()
+            });
+            result
+        })
+    }
+}
