@@ -2,6 +2,9 @@
 //! of their values (redacted, cut), its connections table, who may watch,
 //! and its page on the WebSocket server.
 
+mod support;
+use support::next;
+
 use std::time::Duration;
 
 use ipc_runtime::inspect::{Inspector, Part};
@@ -24,14 +27,6 @@ async fn nap(ms: u64) -> u64 {
 #[command(rename = "inspected.echo")]
 fn echo(value: Value) -> Value {
     value
-}
-
-async fn next(outbox: &mut Outbox) -> Value {
-    let message = tokio::time::timeout(Duration::from_secs(5), outbox.recv())
-        .await
-        .expect("a message within 5 s")
-        .expect("the connection is open");
-    serde_json::from_str(&message.as_str()).unwrap()
 }
 
 /// Reads until the response to `id`, keeping the `ipc:inspect` records seen

@@ -2,10 +2,12 @@
 //! capturing subscriber, and the app's counters (`App::metrics`, and their
 //! export through the `metrics` facade with feature `metrics`).
 
+mod support;
+use support::next;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::ThreadId;
-use std::time::Duration;
 
 use ipc_runtime::session::{ConnectOptions, Outbox};
 use ipc_runtime::{App, Channel, codes, command};
@@ -151,14 +153,6 @@ fn capture() -> Capture {
             capture
         })
         .clone()
-}
-
-async fn next(outbox: &mut Outbox) -> Value {
-    let message = tokio::time::timeout(Duration::from_secs(5), outbox.recv())
-        .await
-        .expect("a message within 5 s")
-        .expect("the connection is open");
-    serde_json::from_str(&message.as_str()).unwrap()
 }
 
 /// Reads until the response to `id`.
