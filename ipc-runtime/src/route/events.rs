@@ -510,6 +510,12 @@ impl EventBus {
         }
     }
 
+    /// Whether anyone (a frontend or a Rust listener) listens to `name` now.
+    pub(crate) fn is_listened(&self, name: &str) -> bool {
+        let table = self.table.read().unwrap_or_else(|p| p.into_inner());
+        table.by_name.get(name).is_some_and(|l| !l.is_empty())
+    }
+
     /// How many subscriptions `client` holds.
     pub(crate) fn subscriptions_of(&self, client: ClientId) -> usize {
         self.lock_clients()

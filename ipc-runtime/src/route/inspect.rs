@@ -3,9 +3,10 @@
 //!
 //! It is built on the middleware: a call layer (the outermost, so a call's
 //! time includes the app's own layers) and an event layer record what passes
-//! through them. Each record goes to a bounded list of recent ones and, as
-//! the payload of the event `ipc:inspect`, to the connections subscribed to
-//! it; only connections that [may inspect](crate::capability::Permissions::may_inspect)
+//! through them. Each record goes to a bounded list of recent ones and, while
+//! a page watches, as the payload of the event `ipc:inspect`, to the
+//! connections subscribed to it (a record is only parsed, redacted and
+//! serialized when it is shown: to a watching page, or in a snapshot); only connections that [may inspect](crate::capability::Permissions::may_inspect)
 //! can subscribe, or ask for the snapshot (`ipc.inspect`: the recent records
 //! and the connections table). Params, results and payloads are shown after
 //! the app's redaction hook, cut to a length.
@@ -38,7 +39,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -172,8 +173,7 @@ pub fn redact_secrets(value: &mut Value) {
     match value {
         Value::Object(map) => {
             for (key, value) in map.iter_mut() {
-                let key = key.to_ascii_lowercase();
-                if SECRET.iter().any(|s| key.contains(s)) {
+                if SECRET.iter().any(|s| contains_ignoring_case(key, s)) {
                     *value = Value::from("(redacted)");
                 } else {
                     redact_secrets(value);
@@ -185,16 +185,123 @@ pub fn redact_secrets(value: &mut Value) {
     }
 }
 
-/// Values longer than this are not parsed for redaction, so not shown.
-const MAX_PARSED: usize = 1 << 20;
-
-/// One value as shown: redacted, cut.
-struct Shown {
-    text: Option<String>,
-    truncated: bool,
+/// Whether `haystack` contains `needle` (lowercase ASCII), in any case.
+fn contains_ignoring_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
-/// A call, as recorded.
+/// Values longer than this are not kept (nor parsed for redaction), so not shown.
+const MAX_SHOWN_SOURCE: usize = 1 << 20;
+
+/// A value as recorded: its JSON text, to be redacted and cut when shown,
+/// or a note shown as it is (standing for a value too large to show, or not).
+enum Text {
+    Json(JsonText),
+    Note { note: String, too_large: bool },
+    Nothing,
+}
+
+/// JSON text kept for showing: copied from a call's params or result, or
+/// shared with the event's payload.
+enum JsonText {
+    Owned(Box<str>),
+    Shared(Arc<RawValue>),
+}
+
+impl Text {
+    /// Keeps `json` to show later, unless it is too large.
+    fn json(json: &str) -> Text {
+        match json.len() {
+            len if len > MAX_SHOWN_SOURCE => Text::too_large(len),
+            _ => Text::Json(JsonText::Owned(json.into())),
+        }
+    }
+
+    fn shared(json: &Arc<RawValue>) -> Text {
+        match json.get().len() {
+            len if len > MAX_SHOWN_SOURCE => Text::too_large(len),
+            _ => Text::Json(JsonText::Shared(Arc::clone(json))),
+        }
+    }
+
+    fn too_large(len: usize) -> Text {
+        Text::Note {
+            note: format!("({len} bytes: too large to show)"),
+            too_large: true,
+        }
+    }
+
+    /// The bytes it holds, for the recent list's bound.
+    fn size(&self) -> usize {
+        match self {
+            Text::Json(JsonText::Owned(text)) => text.len(),
+            Text::Json(JsonText::Shared(raw)) => raw.get().len(),
+            Text::Note { note, .. } => note.len(),
+            Text::Nothing => 0,
+        }
+    }
+
+    /// Shows it: parsed, redacted, cut to `settings.max_shown` bytes. The
+    /// flag says whether it was cut.
+    fn show(&self, part: Part<'_>, settings: &Inspector) -> (Option<String>, bool) {
+        let json = match self {
+            Text::Nothing => return (None, false),
+            Text::Note { note, too_large } => return (Some(note.clone()), *too_large),
+            Text::Json(JsonText::Owned(text)) => &**text,
+            Text::Json(JsonText::Shared(raw)) => raw.get(),
+        };
+        let Ok(mut value) = serde_json::from_str::<Value>(json) else {
+            return (None, false);
+        };
+        (settings.redact)(part, &mut value);
+        let mut text = value.to_string();
+        let cut = text.len() > settings.max_shown;
+        if cut {
+            let mut end = settings.max_shown;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+        }
+        (Some(text), cut)
+    }
+}
+
+/// A call or an event as recorded, before it is shown.
+enum Recorded {
+    Call(CallFacts),
+    Event(EventFacts),
+}
+
+struct CallFacts {
+    time: u64,
+    client: ClientId,
+    label: Option<Box<str>>,
+    command: &'static str,
+    id: Option<Box<str>>,
+    arg_bytes: usize,
+    duration_us: u64,
+    outcome: &'static str,
+    code: Option<i32>,
+    message: Option<String>,
+    params: Text,
+    result: Text,
+}
+
+struct EventFacts {
+    time: u64,
+    event: Box<str>,
+    source: ClientId,
+    target: EventTarget,
+    reached: Reached,
+    outcome: &'static str,
+    payload: Text,
+}
+
+/// A call, as shown.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct CallRecord<'a> {
@@ -216,7 +323,7 @@ struct CallRecord<'a> {
     result_truncated: bool,
 }
 
-/// An event, as recorded.
+/// An event, as shown.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct EventRecord<'a> {
@@ -248,8 +355,89 @@ struct ConnectionRow<'a> {
     subscriptions: usize,
 }
 
+/// A record in the recent list: what was recorded, and once shown (to a
+/// watching page, or in a snapshot), its JSON.
+struct Kept {
+    seq: u64,
+    recorded: Recorded,
+    shown: OnceLock<Option<Arc<RawValue>>>,
+}
+
+impl Kept {
+    /// Bytes it holds, roughly, for the recent list's bound.
+    fn size(&self) -> usize {
+        const FIXED: usize = 160;
+        FIXED
+            + match &self.recorded {
+                Recorded::Call(call) => {
+                    call.params.size()
+                        + call.result.size()
+                        + call.message.as_ref().map_or(0, String::len)
+                }
+                Recorded::Event(event) => event.event.len() + event.payload.size(),
+            }
+    }
+
+    /// The record's JSON, made once: redacted and cut as `settings` say.
+    fn shown(&self, settings: &Inspector) -> Option<Arc<RawValue>> {
+        self.shown
+            .get_or_init(|| self.render(settings).map(Arc::from))
+            .clone()
+    }
+
+    fn render(&self, settings: &Inspector) -> Option<Box<RawValue>> {
+        let json = match &self.recorded {
+            Recorded::Call(call) => {
+                let command = call.command;
+                let (params, params_truncated) =
+                    call.params.show(Part::Params { command }, settings);
+                let (result, result_truncated) =
+                    call.result.show(Part::Result { command }, settings);
+                serde_json::value::to_raw_value(&CallRecord {
+                    kind: "call",
+                    seq: self.seq,
+                    time: call.time,
+                    client: call.client,
+                    label: call.label.as_deref(),
+                    command,
+                    id: call.id.as_deref(),
+                    arg_bytes: call.arg_bytes,
+                    duration_us: call.duration_us,
+                    outcome: call.outcome,
+                    code: call.code,
+                    message: call.message.as_deref(),
+                    params: params.as_deref(),
+                    params_truncated,
+                    result: result.as_deref(),
+                    result_truncated,
+                })
+            }
+            Recorded::Event(event) => {
+                let part = Part::Payload {
+                    event: &event.event,
+                };
+                let (payload, payload_truncated) = event.payload.show(part, settings);
+                serde_json::value::to_raw_value(&EventRecord {
+                    kind: "event",
+                    seq: self.seq,
+                    time: event.time,
+                    event: &event.event,
+                    source: event.source,
+                    target: &event.target,
+                    frontends: event.reached.frontends,
+                    listeners: event.reached.listeners,
+                    outcome: event.outcome,
+                    payload: payload.as_deref(),
+                    payload_truncated,
+                })
+            }
+        };
+        json.ok()
+    }
+}
+
 struct Recent {
-    records: VecDeque<Arc<RawValue>>,
+    records: VecDeque<Arc<Kept>>,
     bytes: usize,
 }
 
@@ -312,9 +500,12 @@ impl Hub {
         self.lock_open().remove(&client);
     }
 
-    /// The recent records, oldest first.
+    /// The recent records, oldest first, shown (each is made once).
     pub(crate) fn recent(&self) -> Vec<Arc<RawValue>> {
-        self.lock_recent().records.iter().cloned().collect()
+        let kept: Vec<Arc<Kept>> = self.lock_recent().records.iter().cloned().collect();
+        kept.iter()
+            .filter_map(|kept| kept.shown(&self.settings))
+            .collect()
     }
 
     /// The connections table now.
@@ -347,62 +538,42 @@ impl Hub {
             .collect()
     }
 
-    /// Shows `raw` (JSON text) as the inspector does: parsed, redacted, cut.
-    fn show(&self, part: Part<'_>, raw: &str) -> Shown {
-        if raw.len() > MAX_PARSED {
-            return Shown {
-                text: Some(format!("({} bytes: too large to show)", raw.len())),
-                truncated: true,
-            };
-        }
-        let Ok(mut value) = serde_json::from_str::<Value>(raw) else {
-            return Shown {
-                text: None,
-                truncated: false,
-            };
-        };
-        (self.settings.redact)(part, &mut value);
-        let mut text = value.to_string();
-        let truncated = text.len() > self.settings.max_shown;
-        if truncated {
-            let mut end = self.settings.max_shown;
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            text.truncate(end);
-        }
-        Shown {
-            text: Some(text),
-            truncated,
-        }
-    }
-
-    /// Numbers a record, keeps it, and sends it to the subscribed inspectors.
-    fn publish(&self, router: &Arc<Router>, record: impl FnOnce(u64) -> Option<Box<RawValue>>) {
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let Some(record) = record(seq) else {
-            return;
-        };
-        let record: Arc<RawValue> = record.into();
+    /// Numbers a record and keeps it; when a page watches, shows it and
+    /// sends it. Nothing is parsed or redacted while nobody watches: a page
+    /// that opens later has the recent ones shown then.
+    fn publish(&self, router: &Arc<Router>, recorded: Recorded) {
+        let kept = Arc::new(Kept {
+            seq: self.seq.fetch_add(1, Ordering::Relaxed),
+            recorded,
+            shown: OnceLock::new(),
+        });
         {
             let mut recent = self.lock_recent();
-            recent.bytes += record.get().len();
-            recent.records.push_back(Arc::clone(&record));
+            recent.bytes += kept.size();
+            recent.records.push_back(Arc::clone(&kept));
             while recent.records.len() > self.settings.recent
                 || recent.bytes > self.settings.recent_bytes
             {
                 match recent.records.pop_front() {
-                    Some(old) => recent.bytes -= old.get().len(),
+                    Some(old) => recent.bytes -= old.size(),
                     None => break,
                 }
             }
         }
+        // Kept before this check, so a page that subscribes meanwhile finds
+        // it in its snapshot if not live.
+        if !router.events.is_listened(method::INSPECT_EVENT) {
+            return;
+        }
+        let Some(shown) = kept.shown(&self.settings) else {
+            return;
+        };
         // Straight to the bus: past the event layers (this one would record
         // its own records) and never to other instances.
         router.events.deliver(
             router,
             method::INSPECT_EVENT,
-            &record,
+            &shown,
             &router.backend,
             &EventTarget::All,
         );
@@ -426,7 +597,7 @@ struct Started {
     command: &'static str,
     id: Option<Box<str>>,
     arg_bytes: usize,
-    params: Shown,
+    params: Text,
 }
 
 /// How a call ended.
@@ -439,51 +610,40 @@ enum Ended<'a> {
 impl Started {
     fn finish(self, ended: Ended<'_>) {
         let duration_us = u64::try_from(self.at.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let result = match ended {
-            Ended::Ok(response) => match response.result_json() {
-                Some(json) => self.hub.show(
-                    Part::Result {
-                        command: self.command,
+        let (outcome, code, message, result) = match ended {
+            Ended::Ok(response) => {
+                let result = match response.result_json() {
+                    Some(json) => Text::json(&json),
+                    None => Text::Note {
+                        note: format!("({} bytes of binary)", response.len()),
+                        too_large: false,
                     },
-                    &json,
-                ),
-                None => Shown {
-                    text: Some(format!("({} bytes of binary)", response.len())),
-                    truncated: false,
-                },
-            },
-            Ended::Failed(_) | Ended::Cancelled => Shown {
-                text: None,
-                truncated: false,
-            },
+                };
+                ("ok", None, None, result)
+            }
+            Ended::Failed(error) => (
+                "error",
+                Some(error.code),
+                Some(error.message.clone()),
+                Text::Nothing,
+            ),
+            Ended::Cancelled => ("cancelled", Some(codes::CANCELLED), None, Text::Nothing),
         };
-        let (outcome, code, message) = match ended {
-            Ended::Ok(_) => ("ok", None, None),
-            Ended::Failed(error) => ("error", Some(error.code), Some(error.message.as_str())),
-            Ended::Cancelled => ("cancelled", Some(codes::CANCELLED), None),
+        let call = CallFacts {
+            time: self.time,
+            client: self.client,
+            label: self.label,
+            command: self.command,
+            id: self.id,
+            arg_bytes: self.arg_bytes,
+            duration_us,
+            outcome,
+            code,
+            message,
+            params: self.params,
+            result,
         };
-        let Started { hub, router, .. } = &self;
-        hub.publish(router, |seq| {
-            serde_json::value::to_raw_value(&CallRecord {
-                kind: "call",
-                seq,
-                time: self.time,
-                client: self.client,
-                label: self.label.as_deref(),
-                command: self.command,
-                id: self.id.as_deref(),
-                arg_bytes: self.arg_bytes,
-                duration_us,
-                outcome,
-                code,
-                message,
-                params: self.params.text.as_deref(),
-                params_truncated: self.params.truncated,
-                result: result.text.as_deref(),
-                result_truncated: result.truncated,
-            })
-            .ok()
-        });
+        self.hub.publish(&self.router, Recorded::Call(call));
     }
 }
 
@@ -529,8 +689,6 @@ impl Service<IpcRequest> for CallRecorder {
     }
 
     fn call(&mut self, request: IpcRequest) -> Self::Future {
-        let command = request.command();
-        let params = request.params().map_or("null", RawValue::get);
         let caller = request.caller();
         let started = Started {
             hub: Arc::clone(&self.hub),
@@ -539,16 +697,15 @@ impl Service<IpcRequest> for CallRecorder {
             at: Instant::now(),
             client: caller.client_id(),
             label: caller.label().map(Box::from),
-            command,
+            command: request.command(),
             id: request.id().map(Box::from),
             arg_bytes: request.params().map_or(0, |p| p.get().len()),
-            params: self.hub.show(Part::Params { command }, params),
+            params: Text::json(request.params().map_or("null", RawValue::get)),
         };
         let future = self.inner.call(request);
         let mut pending = Pending(Some(started));
         Box::pin(async move {
-            let result = future.await;
-            let result = match result {
+            let result = match future.await {
                 Ok(response) => {
                     if let Some(started) = pending.0.take() {
                         started.finish(Ended::Ok(&response));
@@ -606,12 +763,7 @@ impl Service<EventRequest> for EventRecorder {
         let event: Box<str> = request.event().into();
         let source = request.source().client_id();
         let target = request.target().clone();
-        let payload = hub.show(
-            Part::Payload {
-                event: request.event(),
-            },
-            request.payload().get(),
-        );
+        let payload = Text::shared(request.shared_payload());
         let future = self.inner.call(request);
         Box::pin(async move {
             let result = future.await;
@@ -619,22 +771,16 @@ impl Service<EventRequest> for EventRecorder {
                 Ok(reached) => (*reached, "delivered"),
                 Err(_) => (Reached::default(), "stopped"),
             };
-            hub.publish(&router, |seq| {
-                serde_json::value::to_raw_value(&EventRecord {
-                    kind: "event",
-                    seq,
-                    time,
-                    event: &event,
-                    source,
-                    target: &target,
-                    frontends: reached.frontends,
-                    listeners: reached.listeners,
-                    outcome,
-                    payload: payload.text.as_deref(),
-                    payload_truncated: payload.truncated,
-                })
-                .ok()
-            });
+            let facts = EventFacts {
+                time,
+                event,
+                source,
+                target,
+                reached,
+                outcome,
+                payload,
+            };
+            hub.publish(&router, Recorded::Event(facts));
             result
         })
     }

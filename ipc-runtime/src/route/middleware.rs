@@ -397,6 +397,11 @@ impl EventRequest {
     pub(crate) fn router(&self) -> &Arc<Router> {
         &self.router
     }
+
+    /// The payload, shared (as every receiver gets it).
+    pub(crate) fn shared_payload(&self) -> &Arc<RawValue> {
+        &self.payload
+    }
 }
 
 impl fmt::Debug for EventRequest {
