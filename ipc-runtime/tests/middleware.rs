@@ -692,3 +692,73 @@ async fn event_layers_see_whom_an_event_reached_and_events_still_cross_the_bridg
         "one frontend, one listener"
     );
 }
+
+#[command]
+fn slow_sync(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_command_does_not_hold_the_stack_while_it_runs() {
+    let app = App::builder()
+        .layer(tower::layer::util::Identity::new())
+        .build()
+        .unwrap();
+    let slow_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (slow_app, done) = (app.clone(), Arc::clone(&slow_done));
+    let slow = tokio::spawn(async move {
+        slow_app
+            .invoke("slow_sync", json!({ "ms": 1500 }))
+            .await
+            .unwrap();
+        done.store(true, Ordering::SeqCst);
+    });
+    // Let the slow one start, then call through the same stack.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(app.invoke("sum", json!([1, 2])).await.unwrap(), 3);
+    assert!(
+        !slow_done.load(Ordering::SeqCst),
+        "the quick call waited for the slow sync command"
+    );
+    slow.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_listener_that_emits_is_delivered_at_once_through_event_layers() {
+    let app = App::builder()
+        .event_layer(tower::layer::util::Identity::new())
+        .build()
+        .unwrap();
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&heard);
+    app.listen("inner", move |event| {
+        sink.lock().unwrap().push(event.payload::<u32>().unwrap())
+    });
+    let inner = app.clone();
+    app.listen("outer", move |_| inner.emit("inner", &2).unwrap());
+    app.emit("outer", &()).unwrap();
+    assert_eq!(
+        *heard.lock().unwrap(),
+        [2],
+        "delivered before emit returned"
+    );
+}
+
+#[tokio::test]
+async fn many_emits_in_one_task_are_each_delivered_before_emit_returns() {
+    let app = App::builder()
+        .event_layer(tower::layer::util::Identity::new())
+        .build()
+        .unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&count);
+    app.listen("tick", move |_| {
+        seen.fetch_add(1, Ordering::SeqCst);
+    });
+    // Past tokio's cooperative budget (128 operations per poll of a task).
+    for i in 0..1000 {
+        app.emit("tick", &i).unwrap();
+        assert_eq!(count.load(Ordering::SeqCst), i + 1, "emit {i}");
+    }
+}

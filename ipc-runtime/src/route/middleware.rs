@@ -580,7 +580,14 @@ impl<Req: Send + 'static, Res: 'static> Stack<Req, Res> {
         let stack = Arc::clone(self);
         let run = async move {
             let future = {
-                let mut service = stack.service.lock().await;
+                // `try_lock` first: an uncontended stack is taken at once,
+                // where `lock` counts against tokio's cooperative budget and,
+                // once a task has spent it (an emit loop), would put the call
+                // (or the event) off to a later poll.
+                let mut service = match stack.service.try_lock() {
+                    Ok(service) => service,
+                    Err(_) => stack.service.lock().await,
+                };
                 std::future::poll_fn(|cx| Service::poll_ready(&mut *service, cx)).await?;
                 Service::call(&mut *service, request)
             };
@@ -715,21 +722,27 @@ impl Service<IpcRequest> for Invoker {
                 })
                 .map_err(BoxError::from)
         };
-        let Some(found) = router.registry.get(command) else {
-            let error = InvokeError::unknown_command(command, None);
-            return Box::pin(std::future::ready(respond(Err(error))));
-        };
-        let peer = peer.as_ref().and_then(Weak::upgrade);
-        let cx = InvokeContext {
-            peer: peer.as_deref(),
-            attachments: &attachments,
-            ..router.context(&caller, command)
-        };
-        let params = params.as_deref().map_or(Params::None, Params::Json);
-        match super::dispatch::start(found, cx, params, out).split() {
-            Ok(result) => Box::pin(std::future::ready(respond(result))),
-            Err(running) => Box::pin(async move { respond(guard::finish(running, slot).await) }),
-        }
+        // The command starts when the future is first polled, not here: a
+        // stack is locked while it takes a call, and a sync command run under
+        // that lock would hold up every other call (and a listener's nested
+        // emit) until it returned.
+        Box::pin(async move {
+            let Some(found) = router.registry.get(command) else {
+                return respond(Err(InvokeError::unknown_command(command, None)));
+            };
+            let peer = peer.as_ref().and_then(Weak::upgrade);
+            let cx = InvokeContext {
+                peer: peer.as_deref(),
+                attachments: &attachments,
+                ..router.context(&caller, command)
+            };
+            let params = params.as_deref().map_or(Params::None, Params::Json);
+            let started = super::dispatch::start(found, cx, params, out).split();
+            match started {
+                Ok(result) => respond(result),
+                Err(running) => respond(guard::finish(running, slot).await),
+            }
+        })
     }
 }
 
@@ -859,13 +872,29 @@ struct Deliver;
 impl Service<EventRequest> for Deliver {
     type Response = Reached;
     type Error = BoxError;
-    type Future = std::future::Ready<Result<Reached, BoxError>>;
+    type Future = Delivery;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: EventRequest) -> Self::Future {
+    fn call(&mut self, request: EventRequest) -> Delivery {
+        Delivery(Some(request))
+    }
+}
+
+/// Delivers its event when first polled, once the stack's lock is released:
+/// a listener that emits from inside would otherwise wait for that lock,
+/// and its event would come later, on a task.
+struct Delivery(Option<EventRequest>);
+
+impl Future for Delivery {
+    type Output = Result<Reached, BoxError>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+        let Some(request) = self.0.take() else {
+            return Poll::Ready(Ok(Reached::default()));
+        };
         let router = &request.router;
         let reached = router.deliver_now(
             &request.event,
@@ -873,6 +902,6 @@ impl Service<EventRequest> for Deliver {
             &request.source,
             &request.target,
         );
-        std::future::ready(Ok(reached))
+        Poll::Ready(Ok(reached))
     }
 }
