@@ -4,12 +4,13 @@
 //! It is built on the middleware: a call layer (the outermost, so a call's
 //! time includes the app's own layers) and an event layer record what passes
 //! through them. Each record goes to a bounded list of recent ones and, while
-//! a page watches, as the payload of the event `ipc:inspect`, to the
-//! connections subscribed to it (a record is only parsed, redacted and
-//! serialized when it is shown: to a watching page, or in a snapshot); only connections that [may inspect](crate::capability::Permissions::may_inspect)
-//! can subscribe, or ask for the snapshot (`ipc.inspect`: the recent records
-//! and the connections table). Params, results and payloads are shown after
-//! the app's redaction hook, cut to a length.
+//! a page watches, as the payload of the event `ipc:inspect` to the
+//! connections subscribed to it. Only connections that
+//! [may inspect](crate::capability::Permissions::may_inspect) can subscribe,
+//! or ask for the snapshot (`ipc.inspect`: the recent records and the
+//! connections table). Params, results and payloads are shown after the
+//! app's redaction hook, cut to a length; a record is parsed, redacted and
+//! serialized only when it is shown (to a watching page, or in a snapshot).
 //!
 //! ```rust,standalone_crate
 //! use ipc_runtime::inspect::{Inspector, Part};
