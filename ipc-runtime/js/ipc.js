@@ -1353,6 +1353,14 @@ export class IpcClient {
    * @param {OutgoingUpload} upload
    */
   async #pump(upload) {
+    // Nothing goes out before the first grant, not even the end of an empty
+    // upload: the server opens the upload when the command's arguments are
+    // read, which (behind middleware) can come after it has read later
+    // messages, and it drops messages for an upload that is not open.
+    while (!upload.done && upload.credit === 0) {
+      await new Promise((resolve) => (upload.wake = () => resolve(undefined)));
+    }
+    if (upload.done) return;
     const iterator = chunksOf(upload.source);
     try {
       for (;;) {
