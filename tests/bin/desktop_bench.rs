@@ -74,7 +74,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     let _inside = runtime.enter();
-    let app = App::builder().build()?;
+    // The transports are measured, not the inspector (on by default in the
+    // debug build this bench is run as).
+    let app = App::builder().no_inspector().build()?;
     let server = runtime.block_on(
         app.server()
             .allow_origin("app://localhost")
