@@ -333,49 +333,22 @@ impl Router {
                 span.finish(&self.counters, &result);
                 Reply::Ready(finish(id, result))
             }
-            Err(running) => {
-                let request: Box<str> = id.into();
-                let id = request.clone();
-                let counters = Arc::clone(&self.counters);
-                Reply::Call(Call {
-                    request,
-                    run: Box::new(move |slot| {
-                        let traced = span.span.clone();
-                        Box::pin(
-                            async move {
-                                let _in_flight = Counters::in_flight(&counters);
-                                let result = guard::finish(running, slot).await;
-                                span.finish(&counters, &result);
-                                finish(&id, result)
-                            }
-                            .instrument(traced),
-                        )
-                    }),
-                })
-            }
+            Err(running) => answer_later(id.into(), span, Arc::clone(&self.counters), |slot| {
+                guard::finish(running, slot)
+            }),
         }
     }
 
     /// A call that goes through layers: always answered later.
     fn layered_call(self: &Arc<Self>, call: LayeredCall, span: InvokeSpan) -> Reply {
-        let request: Box<str> = call.id.clone().unwrap_or_default();
-        let id = request.clone();
+        let id: Box<str> = call.id.clone().unwrap_or_default();
         let router = Arc::clone(self);
-        Reply::Call(Call {
-            request,
-            run: Box::new(move |slot| {
-                let traced = span.span.clone();
-                Box::pin(
-                    async move {
-                        let _in_flight = Counters::in_flight(&router.counters);
-                        let result = router.run_layered(call, slot).await;
-                        span.finish(&router.counters, &result);
-                        finish(&id, result)
-                    }
-                    .instrument(traced),
-                )
-            }),
-        })
+        answer_later(
+            id,
+            span,
+            Arc::clone(&self.counters),
+            move |slot| async move { router.run_layered(call, slot).await },
+        )
     }
 
     /// The context of a call by `caller` to `name`, before the connection's parts.
@@ -450,6 +423,35 @@ impl Future for Invoked {
 }
 
 /// The complete response to a finished call.
+/// A call answered later, on the session's task: counted in flight while
+/// `run` runs, its span finished with the outcome, its result encoded as the
+/// response to request `id`.
+fn answer_later<F>(
+    id: Box<str>,
+    span: InvokeSpan,
+    counters: Arc<Counters>,
+    run: impl FnOnce(Slot) -> F + Send + 'static,
+) -> Reply
+where
+    F: Future<Output = Result<Encoded, InvokeError>> + Send + 'static,
+{
+    Reply::Call(Call {
+        request: id.clone(),
+        run: Box::new(move |slot| {
+            let traced = span.span.clone();
+            Box::pin(
+                async move {
+                    let _in_flight = Counters::in_flight(&counters);
+                    let result = run(slot).await;
+                    span.finish(&counters, &result);
+                    finish(&id, result)
+                }
+                .instrument(traced),
+            )
+        }),
+    })
+}
+
 fn finish(id: &str, result: Result<Encoded, InvokeError>) -> Response {
     match result {
         // The prefix is ASCII and serde_json writes UTF-8, so this is text.

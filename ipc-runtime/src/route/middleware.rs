@@ -652,11 +652,21 @@ impl CallLayers {
 
     /// Runs a call through its layers to the command.
     fn run(&self, request: IpcRequest) -> BoxFuture<Result<IpcResponse, BoxError>> {
-        match (&self.global, self.per_command.get(request.command)) {
-            (Some(global), _) => global.call(request),
-            (None, Some(stack)) => stack.call(request),
-            (None, None) => Service::call(&mut Invoker, request),
+        match &self.global {
+            Some(global) => global.call(request),
+            None => to_command(&self.per_command, request),
         }
+    }
+}
+
+/// A call to its command's own layers, if it has any, else to the command.
+fn to_command(
+    per_command: &HashMap<&'static str, Arc<Stack<IpcRequest, IpcResponse>>>,
+    request: IpcRequest,
+) -> BoxFuture<Result<IpcResponse, BoxError>> {
+    match per_command.get(request.command) {
+        Some(stack) => stack.call(request),
+        None => Service::call(&mut Invoker, request),
     }
 }
 
@@ -674,10 +684,7 @@ impl Service<IpcRequest> for ByCommand {
     }
 
     fn call(&mut self, request: IpcRequest) -> Self::Future {
-        match self.0.get(request.command) {
-            Some(stack) => stack.call(request),
-            None => Service::call(&mut Invoker, request),
-        }
+        to_command(&self.0, request)
     }
 }
 
