@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use ipc_core::message::RequestEnvelope;
 use ipc_core::{EventName, EventTarget, codes, method};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::dispatch::{Reply, Source};
@@ -149,15 +149,20 @@ fn inspect(
     fn yes() -> bool {
         true
     }
+    /// The records are written as they are (not parsed again).
+    #[derive(Serialize)]
+    struct Snapshot<'a> {
+        recent: Vec<&'a RawValue>,
+        connections: Vec<serde_json::Value>,
+    }
     let hub = inspector(router, source.caller)?;
     let p: Inspect = params(method::INSPECT, raw)?;
     let recent = if p.recent { hub.recent() } else { Vec::new() };
-    let recent: Vec<&RawValue> = recent.iter().map(|record| &**record).collect();
-    let snapshot = serde_json::json!({
-        "recent": recent,
-        "connections": hub.connections(router),
-    });
-    Ok(snapshot.to_string())
+    let snapshot = Snapshot {
+        recent: recent.iter().map(|record| &**record).collect(),
+        connections: hub.connections(router),
+    };
+    serde_json::to_string(&snapshot).map_err(|e| InvokeError::internal(e.to_string()))
 }
 
 /// `ipc.emit {"event", "payload"?, "target"?}`.
